@@ -1,0 +1,91 @@
+// Package app composes redifx's modules into the binary's Fx application. It is
+// the one place that knows every module; main.go parses the command line and
+// calls it.
+package app
+
+import (
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/httpserver"
+	"github.com/redifx/redifx/modules/logging"
+	"github.com/redifx/redifx/modules/redis"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+// Config is the application's configuration: one section per module.
+type Config struct {
+	Environment config.Environment `koanf:"environment"`
+	Log         logging.Config     `koanf:"log"`
+	Redis       redis.Config       `koanf:"redis"`
+	HTTP        httpserver.Config  `koanf:"http"`
+}
+
+// DefaultConfig returns every module's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Environment: config.Development,
+		Log:         logging.DefaultConfig(),
+		Redis:       redis.DefaultConfig(),
+		HTTP:        httpserver.DefaultConfig(),
+	}
+}
+
+// Load reads the configuration from the defaults, file and environment.
+func Load(file string, environ []string) (Config, error) {
+	cfg := DefaultConfig()
+	err := config.Load(&cfg, config.Options{File: file, Environ: environ})
+	return cfg, err
+}
+
+// margin covers the work around the configured budgets (building clients,
+// closing pools, logging) so that a budget that is used up still fits.
+const margin = 5 * time.Second
+
+// StartTimeout is Fx's start timeout: long enough for Redis start-up retries
+// (startup_wait plus one attempt's dial and read timeouts) and the embedded
+// fallback.
+func (c Config) StartTimeout() time.Duration {
+	return c.Redis.StartupWait + c.Redis.SocketConnectTimeout + c.Redis.SocketTimeout + margin
+}
+
+// StopTimeout is Fx's stop timeout: the HTTP drain (drain delay plus shutdown
+// timeout) and every later module's grace, so a drain always completes and
+// Redis is still closed last.
+func (c Config) StopTimeout() time.Duration {
+	return c.HTTP.StopBudget() + margin
+}
+
+// Options is the whole application, for fx.New. version is shown by /health.
+func Options(cfg *Config, version string) fx.Option {
+	return fx.Options(
+		config.Supply(cfg),
+		fx.Supply(httpserver.Version(version)),
+		fx.StartTimeout(cfg.StartTimeout()),
+		fx.StopTimeout(cfg.StopTimeout()),
+		logging.Module,
+		logging.FxEventLogger,
+		fx.Invoke(warnDevelopment),
+		redis.Module,
+		httpserver.Module,
+	)
+}
+
+// warnDevelopment logs one loud line when the app runs with development
+// defaults, which are unsafe anywhere else.
+func warnDevelopment(log *zap.Logger, cfg *Config) {
+	if cfg.Environment != config.Development {
+		return
+	}
+	var defaults []string
+	if cfg.Redis.EmbeddedFallback {
+		defaults = append(defaults, "redis.embedded_fallback (in-memory Redis when none is reachable)")
+	}
+	if !cfg.Redis.Required {
+		defaults = append(defaults, "redis.required=false (starts without Redis)")
+	}
+	log.Warn("!!! RUNNING WITH DEVELOPMENT DEFAULTS — set ENVIRONMENT=production for a real deployment !!!",
+		zap.String("environment", string(cfg.Environment)),
+		zap.Strings("development_defaults", defaults))
+}

@@ -1,0 +1,197 @@
+// Command redifx is the redifx platform service: the redifx modules composed
+// into one binary, run as several replicas behind a load balancer.
+//
+// Usage:
+//
+//	redifx [serve] [--config FILE]     run the service (the default command)
+//	redifx config [--config FILE]      print the effective configuration, secrets as ***
+//	redifx healthcheck [--url URL]     exit 0 when /health/ready answers 200, else 1
+//	redifx version                     print the version
+//
+// The configuration file may also be named by CONFIG_FILE; environment variables
+// override it (REDIS__HOST sets redis.host).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/redifx/redifx/internal/app"
+	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/httpserver"
+	"github.com/redifx/redifx/modules/logging"
+	"go.uber.org/fx"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2 // bad command line or invalid configuration
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, environ, stderr)
+	case "config":
+		return printConfig(args, environ, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(args, environ, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "redifx: unknown command %q\n", cmd)
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  redifx [serve] [--config FILE]   run the service
+  redifx config [--config FILE]    print the effective configuration (secrets as ***)
+  redifx healthcheck [--url URL]   exit 0 when the service is ready, 1 otherwise
+  redifx version                   print the version
+The config file may also be given as CONFIG_FILE; environment variables such as
+REDIS__HOST override it.
+`)
+}
+
+// loadConfig parses --config and loads the configuration; on failure it prints
+// the problems and returns ok=false.
+func loadConfig(name string, args, environ []string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, bool) {
+	fs := flag.NewFlagSet("redifx "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", lookup(environ, "CONFIG_FILE"), "YAML configuration file (default $CONFIG_FILE)")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return app.Config{}, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "redifx %s: unexpected argument %q\n", name, fs.Arg(0))
+		return app.Config{}, false
+	}
+	cfg, err := app.Load(*file, environ)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return app.Config{}, false
+	}
+	return cfg, true
+}
+
+func lookup(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := cut(environ[i]); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func cut(kv string) (string, string, bool) {
+	for i := range len(kv) {
+		if kv[i] == '=' {
+			return kv[:i], kv[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+func printConfig(args, environ []string, stdout, stderr io.Writer) int {
+	cfg, ok := loadConfig("config", args, environ, stderr, nil)
+	if !ok {
+		return exitUsage
+	}
+	out, err := config.MarshalRedacted(&cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
+	var url string
+	cfg, ok := loadConfig("healthcheck", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&url, "url", "", "readiness URL (default http://127.0.0.1:<http.addr port>/health/ready)")
+	})
+	if !ok {
+		return exitUsage
+	}
+	if url == "" {
+		_, port, _ := net.SplitHostPort(cfg.HTTP.Addr)
+		url = "http://127.0.0.1:" + port + "/health/ready"
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "redifx healthcheck: %v\n", err)
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	fmt.Fprintf(stdout, "%d %s\n", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusOK {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func serve(args, environ []string, stderr io.Writer) int {
+	cfg, ok := loadConfig("serve", args, environ, stderr, nil)
+	if !ok {
+		return exitUsage
+	}
+	secrets := config.SecretsOf(&cfg)
+	fail := func(what string, err error) int {
+		fmt.Fprintf(stderr, "redifx: %s: %s\n", what, logging.Scrub(err.Error(), secrets))
+		return exitFailure
+	}
+
+	var srv *httpserver.Server
+	a := fx.New(app.Options(&cfg, version), fx.Populate(&srv))
+	if err := a.Err(); err != nil {
+		return fail("cannot build the application", err)
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		return fail("start failed", err)
+	}
+
+	sig := <-a.Wait()
+	// Readiness turns 503 at once, before any module stops.
+	srv.BeginDrain()
+
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancelStop()
+	if err := a.Stop(stopCtx); err != nil && !errors.Is(err, context.Canceled) {
+		return fail("stop failed", err)
+	}
+	return sig.ExitCode
+}

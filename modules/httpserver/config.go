@@ -1,0 +1,77 @@
+package httpserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+)
+
+// Config is the "http" section.
+type Config struct {
+	// Addr is the listen address, such as ":8080".
+	Addr string `koanf:"addr"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// ShutdownTimeout bounds draining in-flight requests at stop.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// DrainDelay is how long readiness reports 503 before the listener closes,
+	// so that load balancers stop routing first; 0 in development, 5s in
+	// production.
+	DrainDelay time.Duration `koanf:"drain_delay"`
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// HealthCheckTimeout bounds each health check of /health/ready.
+	HealthCheckTimeout time.Duration `koanf:"health_check_timeout"`
+}
+
+// DefaultConfig returns the defaults outside production.
+func DefaultConfig() Config {
+	return Config{
+		Addr:               ":8080",
+		ReadHeaderTimeout:  10 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		ShutdownTimeout:    15 * time.Second,
+		MaxBodyBytes:       1 << 20,
+		HealthCheckTimeout: 2 * time.Second,
+	}
+}
+
+// EnvironmentDefaults sets a 5s drain delay in production.
+func (c *Config) EnvironmentDefaults(env config.Environment) map[string]any {
+	if env.IsProduction() {
+		return map[string]any{"drain_delay": "5s"}
+	}
+	return map[string]any{"drain_delay": "0s"}
+}
+
+// Validate checks every field.
+func (c *Config) Validate(config.Environment) error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
+	}
+	for key, d := range map[string]time.Duration{
+		"read_header_timeout": c.ReadHeaderTimeout, "shutdown_timeout": c.ShutdownTimeout,
+		"health_check_timeout": c.HealthCheckTimeout, "idle_timeout": c.IdleTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, config.Problem(key, fmt.Sprintf("must be positive, got %s", d)))
+		}
+	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, config.Problem("drain_delay", fmt.Sprintf("must not be negative, got %s", c.DrainDelay)))
+	}
+	if c.MaxBodyBytes < 1 {
+		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be at least 1, got %d", c.MaxBodyBytes)))
+	}
+	return errors.Join(errs...)
+}
+
+// StopBudget is the longest the server's stop can take: drain delay plus
+// shutdown timeout. The binary adds it into Fx's stop timeout.
+func (c Config) StopBudget() time.Duration { return c.DrainDelay + c.ShutdownTimeout }

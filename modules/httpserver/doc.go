@@ -1,0 +1,26 @@
+// Package httpserver is redifx's HTTP server: a gin engine inside an http.Server
+// with a request ID, access log, panic recovery and body size limit, the health
+// endpoints, and a graceful drain.
+//
+// Endpoints (no auth):
+//
+//	GET /health         {"status":"healthy","version","environment"}
+//	GET /health/live    {"status":"alive","version","environment","timestamp"}
+//	GET /health/ready   {"status":"ready"|"not ready","healthy","services","failed_services","timestamp"}; 503 when not ready
+//	GET /health/{name}  one check's JSON (e.g. /health/redis); 503 when it is not healthy
+//
+// Modules add routes with AsRoute and ordered middleware with AsMiddleware;
+// errors use Error / Unavailable so that every error body is
+// {"error": code, "message": text}.
+//
+// Shutdown: BeginDrain (called by the binary on SIGTERM, and by Stop) turns
+// readiness to 503; the listener stays open for drain_delay so that load
+// balancers stop routing; then http.Server.Shutdown waits up to shutdown_timeout
+// for in-flight requests. Streaming handlers end when Stopping() closes.
+//
+// Alone, without Fx:
+//
+//	s := httpserver.New(httpserver.Options{Config: httpserver.DefaultConfig(), Routes: routes})
+//	if err := s.Start(ctx); err != nil { ... }
+//	defer s.Stop(context.Background())
+package httpserver

@@ -1,0 +1,69 @@
+package httpserver
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redifx/redifx/modules/health"
+)
+
+// ReadyResponse is the body of GET /health/ready.
+type ReadyResponse struct {
+	Status         string                 `json:"status"`
+	Healthy        bool                   `json:"healthy"`
+	Draining       bool                   `json:"draining,omitempty"`
+	Services       []health.ServiceResult `json:"services"`
+	FailedServices []string               `json:"failed_services"`
+	Timestamp      string                 `json:"timestamp"`
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
+
+func (s *Server) registerHealth(e *gin.Engine) {
+	env := string(s.opts.Environment)
+	e.GET("/health", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"status": "healthy", "version": s.opts.Version, "environment": env})
+	})
+	e.GET("/health/live", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"status": "alive", "version": s.opts.Version, "environment": env, "timestamp": now()})
+	})
+	e.GET("/health/ready", func(c *gin.Context) {
+		rep := health.Run(c.Request.Context(), s.opts.Checks, s.opts.Config.HealthCheckTimeout)
+		ready := rep.Ready && !s.Draining()
+		body := ReadyResponse{
+			Status: "ready", Healthy: ready, Draining: s.Draining(),
+			Services: rep.Services, FailedServices: rep.Failed, Timestamp: now(),
+		}
+		status := http.StatusOK
+		if !ready {
+			body.Status = "not ready"
+			status = http.StatusServiceUnavailable
+		}
+		c.JSON(status, body)
+	})
+	e.GET("/health/:name", func(c *gin.Context) {
+		name := c.Param("name")
+		for _, chk := range s.opts.Checks {
+			if chk.Name() != name {
+				continue
+			}
+			r := health.RunOne(c.Request.Context(), chk, s.opts.Config.HealthCheckTimeout)
+			body := gin.H{}
+			for k, v := range r.Details {
+				body[k] = v
+			}
+			body["name"] = r.Name
+			body["status"] = r.Status
+			body["message"] = r.Message
+			body["required"] = r.Required
+			status := http.StatusOK
+			if r.Status != health.StatusHealthy {
+				status = http.StatusServiceUnavailable
+			}
+			c.JSON(status, body)
+			return
+		}
+		Error(c, http.StatusNotFound, "not_found", "no health check named "+name)
+	})
+}

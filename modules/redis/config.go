@@ -1,0 +1,236 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+)
+
+// Modes a Config may name.
+const (
+	ModeStandalone = "standalone"
+	ModeSentinel   = "sentinel"
+	ModeCluster    = "cluster"
+)
+
+// Config is the "redis" section. Its key names follow the service redifx
+// replaces, so existing env files (REDIS__HOST, REDIS__MAX_CONNECTIONS …) work.
+type Config struct {
+	// URL is a redis:// or rediss:// URL; when set it wins over Host, Port,
+	// Username, Password and DB (standalone mode).
+	URL string `koanf:"url" secret:"url"`
+	// Host and Port address a standalone server.
+	Host string `koanf:"host"`
+	Port int    `koanf:"port"`
+	// Username is the ACL user (Redis 6+); empty means the default user.
+	Username string `koanf:"username"`
+	// Password authenticates the user; never logged.
+	Password string `koanf:"password" secret:"true"`
+	// DB is the database of the main client.
+	DB int `koanf:"db"`
+	// MaxConnections is the pool size of each client.
+	MaxConnections int `koanf:"max_connections"`
+	// MinIdleConnections are kept open in each pool.
+	MinIdleConnections int `koanf:"min_idle_connections"`
+	// SocketTimeout bounds each read and write.
+	SocketTimeout time.Duration `koanf:"socket_timeout"`
+	// SocketConnectTimeout bounds each dial.
+	SocketConnectTimeout time.Duration `koanf:"socket_connect_timeout"`
+	// CacheDB, SessionDB and PubSubDB are the databases of the named clients
+	// "cache", "session" and "pubsub" (ignored in cluster mode, which has only DB 0).
+	CacheDB   int `koanf:"cache_db"`
+	SessionDB int `koanf:"session_db"`
+	PubSubDB  int `koanf:"pubsub_db"`
+	// DecodeResponses is accepted so that env files of the Python service still
+	// load. It has no effect: go-redis returns typed values (string, []byte …)
+	// chosen by the caller, so there is nothing to decode.
+	DecodeResponses bool `koanf:"decode_responses"`
+	// Mode is standalone, sentinel or cluster.
+	Mode string `koanf:"mode"`
+	// Addrs lists the sentinels (sentinel mode) or seed nodes (cluster mode).
+	Addrs []string `koanf:"addrs"`
+	// MasterName is the master's name at the sentinels.
+	MasterName string `koanf:"master_name"`
+	// SentinelPassword authenticates to the sentinels themselves.
+	SentinelPassword string `koanf:"sentinel_password" secret:"true"`
+	// TLS configures encrypted connections.
+	TLS TLSConfig `koanf:"tls"`
+	// KeyPrefix starts every key that redifx modules write.
+	KeyPrefix string `koanf:"key_prefix"`
+	// Required makes an unreachable Redis fail start-up and readiness; default
+	// true in production, false elsewhere.
+	Required bool `koanf:"required"`
+	// EmbeddedFallback starts an in-memory Redis-compatible server when Redis is
+	// unreachable at start (standalone mode only); default true in development
+	// only, and not allowed in production.
+	EmbeddedFallback bool `koanf:"embedded_fallback"`
+	// StartupWait is how long start-up keeps retrying a Redis that is not
+	// required before it degrades (or falls back to the embedded server).
+	StartupWait time.Duration `koanf:"startup_wait"`
+	// HealthInterval is how often the manager probes Redis while it is ready.
+	HealthInterval time.Duration `koanf:"health_interval"`
+	// ReconnectInterval is how often the manager retries while degraded.
+	ReconnectInterval time.Duration `koanf:"reconnect_interval"`
+}
+
+// TLSConfig is the "redis.tls" section.
+type TLSConfig struct {
+	// Enabled turns TLS on (also implied by a rediss:// URL).
+	Enabled bool `koanf:"enabled"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system pool.
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile are a client certificate for mutual TLS.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// InsecureSkipVerify disables server certificate checks (tests only).
+	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
+}
+
+// DefaultConfig returns the defaults shared by every environment.
+func DefaultConfig() Config {
+	return Config{
+		Host:                 "localhost",
+		Port:                 6379,
+		MaxConnections:       50,
+		SocketTimeout:        5 * time.Second,
+		SocketConnectTimeout: 5 * time.Second,
+		CacheDB:              1,
+		SessionDB:            2,
+		PubSubDB:             3,
+		DecodeResponses:      true,
+		Mode:                 ModeStandalone,
+		KeyPrefix:            "redifx:",
+		StartupWait:          2 * time.Second,
+		HealthInterval:       time.Second,
+		ReconnectInterval:    time.Second,
+	}
+}
+
+// EnvironmentDefaults makes Redis required in production and enables the
+// embedded fallback in development only.
+func (c *Config) EnvironmentDefaults(env config.Environment) map[string]any {
+	return map[string]any{
+		"required":          env.IsProduction(),
+		"embedded_fallback": env == config.Development,
+	}
+}
+
+// Validate checks every field and the production rules, listing every problem.
+func (c *Config) Validate(env config.Environment) error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...)))
+	}
+	if c.URL != "" {
+		if _, err := c.parseURL(); err != nil {
+			bad("url", "%v", err)
+		}
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("port", "must be between 1 and 65535, got %d", c.Port)
+	}
+	for key, db := range map[string]int{"db": c.DB, "cache_db": c.CacheDB, "session_db": c.SessionDB, "pubsub_db": c.PubSubDB} {
+		if db < 0 {
+			bad(key, "must not be negative, got %d", db)
+		}
+	}
+	if c.MaxConnections < 1 {
+		bad("max_connections", "must be at least 1, got %d", c.MaxConnections)
+	}
+	if c.MinIdleConnections < 0 || c.MinIdleConnections > c.MaxConnections {
+		bad("min_idle_connections", "must be between 0 and max_connections (%d), got %d", c.MaxConnections, c.MinIdleConnections)
+	}
+	for key, d := range map[string]time.Duration{
+		"socket_timeout": c.SocketTimeout, "socket_connect_timeout": c.SocketConnectTimeout,
+		"health_interval": c.HealthInterval, "reconnect_interval": c.ReconnectInterval,
+	} {
+		if d <= 0 {
+			bad(key, "must be positive, got %s", d)
+		}
+	}
+	if c.StartupWait < 0 {
+		bad("startup_wait", "must not be negative, got %s", c.StartupWait)
+	}
+	switch c.Mode {
+	case ModeStandalone:
+	case ModeSentinel:
+		if len(c.Addrs) == 0 {
+			bad("addrs", "sentinel mode needs the sentinel addresses")
+		}
+		if c.MasterName == "" {
+			bad("master_name", "sentinel mode needs the master's name")
+		}
+	case ModeCluster:
+		if len(c.Addrs) == 0 {
+			bad("addrs", "cluster mode needs at least one node address")
+		}
+		if c.DB != 0 {
+			bad("db", "cluster mode has only database 0, got %d", c.DB)
+		}
+	default:
+		bad("mode", "must be standalone, sentinel or cluster, got %q", c.Mode)
+	}
+	for _, a := range c.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("addrs", "%q is not host:port", a)
+		}
+	}
+	if c.TLS.CertFile != "" && c.TLS.KeyFile == "" || c.TLS.CertFile == "" && c.TLS.KeyFile != "" {
+		bad("tls", "cert_file and key_file must be set together")
+	}
+	for key, f := range map[string]string{"tls.ca_file": c.TLS.CAFile, "tls.cert_file": c.TLS.CertFile, "tls.key_file": c.TLS.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			bad(key, "cannot read %s: %v", f, errors.Unwrap(err))
+		}
+	}
+	if c.KeyPrefix == "" {
+		bad("key_prefix", "must not be empty: every key is namespaced")
+	}
+	if env.IsProduction() {
+		if c.EmbeddedFallback {
+			bad("embedded_fallback", "must be false in production: the embedded server keeps data in memory only")
+		}
+		if c.URL == "" && c.Mode == ModeStandalone && isLocalHost(c.Host) {
+			bad("host", "must name the production Redis server, not %q (or set redis.url, or addrs in sentinel/cluster mode)", c.Host)
+		}
+		if c.TLS.InsecureSkipVerify {
+			bad("tls.insecure_skip_verify", "must be false in production")
+		}
+	}
+	// Stable order for stable messages.
+	sortProblems(errs)
+	return errors.Join(errs...)
+}
+
+func isLocalHost(h string) bool {
+	switch strings.ToLower(strings.TrimSpace(h)) {
+	case "", "localhost", "127.0.0.1", "::1", "[::1]":
+		return true
+	}
+	return false
+}
+
+// Addr is the address redifx connects to, for logs and error messages: host:port,
+// the URL's host, or the list of sentinels or nodes. It never holds a password.
+func (c *Config) Addr() string {
+	switch {
+	case c.Mode != ModeStandalone:
+		return strings.Join(c.Addrs, ",")
+	case c.URL != "":
+		if u, err := url.Parse(c.URL); err == nil {
+			return u.Host
+		}
+		return "(unparsable redis.url)"
+	}
+	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}

@@ -1,0 +1,35 @@
+// Package redis is redifx's centrally managed Redis client: one Manager builds the
+// clients from Config (standalone, Sentinel or Cluster; TLS; ACL user and
+// password; pool size and timeouts), connects them at start, keeps probing Redis,
+// reconnects by itself and closes them last.
+//
+// Start-up depends on the environment (see Config): where Redis is required (the
+// production default) an unreachable server fails start-up with an error naming
+// the address; elsewhere the manager starts degraded and reconnects in the
+// background, or — in development, when embedded_fallback is on — serves from an
+// in-process Redis-compatible server so that the app runs on a machine without
+// Redis. Callers check Manager.Err (errors.Is(err, ErrUnavailable)) and answer 503.
+//
+// Logical databases: besides the default client there are "cache", "session" and
+// "pubsub" clients on cache_db, session_db and pubsub_db. In cluster mode, which
+// has database 0 only, all four share one cluster client; keep their keys apart
+// with Manager.Prefix(name). Each standalone/sentinel client has its own pool of
+// max_connections, opened lazily.
+//
+// Log events an operator can alert on: redis.initialized, redis.init.failed,
+// redis.degraded, redis.reconnected, redis.embedded_fallback, redis.closed. No log
+// line or error carries the password.
+//
+// Used without Fx:
+//
+//	m, err := redis.NewManager(redis.DefaultConfig(), logger)
+//	if err != nil { ... }
+//	if err := m.Start(ctx); err != nil { ... }
+//	defer m.Stop(context.Background())
+//	if err := m.Err(); errors.Is(err, redis.ErrUnavailable) { ... }
+//	m.Client().Set(ctx, m.Prefix(redis.ClientDefault)+"greeting", "hello", 0)
+//
+// In an Fx app: fx.New(config.Supply(&cfg), logging.Module, redis.Module, ...),
+// then depend on *redis.Manager, goredis.UniversalClient, or a named client
+// (`name:"cache"`).
+package redis
