@@ -1,0 +1,107 @@
+package logging_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/logging"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Write(p) }
+func (b *buffer) Sync() error                 { return nil }
+func (b *buffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+
+func TestSecretsAreScrubbedFromEveryPartOfALine(t *testing.T) {
+	var buf buffer
+	log, err := logging.NewWithSink(logging.Config{Level: "debug", Format: "json"}, config.Secrets{"hunter2"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := fmt.Errorf("dial redis://app:hunter2@db:6379/0: %w", errors.New("connection refused"))
+	log.With(zap.String("ctx", "pw=hunter2")).Error("connecting to redis://app:other-pw@db:6379 failed with hunter2",
+		zap.Error(cause),
+		zap.String("url", "rediss://:third-pw@db:6380"),
+		zap.Stringer("stringer", stringer("has hunter2")),
+	)
+	out := buf.String()
+	for _, secret := range []string{"hunter2", "other-pw", "third-pw"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q leaked: %s", secret, out)
+		}
+	}
+	for _, want := range []string{"redis://app:***@db:6379", "rediss://:***@db:6380", "connection refused", `"ctx":"pw=***"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("line lacks %q: %s", want, out)
+		}
+	}
+}
+
+type stringer string
+
+func (s stringer) String() string { return string(s) }
+
+func TestLevelAndFormat(t *testing.T) {
+	var buf buffer
+	log, err := logging.NewWithSink(logging.Config{Level: "warn", Format: "console"}, nil, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("quiet")
+	log.Warn("loud")
+	if out := buf.String(); strings.Contains(out, "quiet") || !strings.Contains(out, "loud") || strings.HasPrefix(out, "{") {
+		t.Errorf("unexpected output: %s", out)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := logging.Config{Level: "loud", Format: "xml"}
+	err := c.Validate(config.Development)
+	if err == nil || !strings.Contains(err.Error(), "must be debug, info, warn or error") || !strings.Contains(err.Error(), "must be json or console") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestProductionDefaultsToJSON(t *testing.T) {
+	type cfg struct {
+		Environment config.Environment `koanf:"environment"`
+		Log         logging.Config     `koanf:"log"`
+	}
+	c := cfg{Log: logging.DefaultConfig()}
+	if err := config.Load(&c, config.Options{Environ: []string{"ENVIRONMENT=production"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Log.Format != logging.FormatJSON {
+		t.Errorf("format %q", c.Log.Format)
+	}
+}
+
+func TestModuleProvidesLoggerAndFxEventsAreQuietAtInfo(t *testing.T) {
+	var log *zap.Logger
+	app := fxtest.New(t,
+		fx.Supply(logging.Config{Level: "info", Format: "json"}),
+		logging.Module,
+		logging.FxEventLogger,
+		fx.Populate(&log),
+	)
+	app.RequireStart().RequireStop()
+	if log == nil || !log.Core().Enabled(zapcore.InfoLevel) || log.Core().Enabled(zapcore.DebugLevel) {
+		t.Fatal("logger not provided at info level")
+	}
+}
