@@ -312,9 +312,15 @@ func TestMiddlewareRunsInOrderAndAccessLogRedactsTokens(t *testing.T) {
 	app := fxtest.New(t,
 		fx.Supply(cfg, zap.New(core)),
 		fx.Provide(
-			httpserver.AsMiddleware(func() httpserver.Middleware { return httpserver.Middleware{Name: "late", Order: 900, Handler: mark("late")} }),
-			httpserver.AsMiddleware(func() httpserver.Middleware { return httpserver.Middleware{Name: "early", Order: 150, Handler: mark("early")} }),
-			httpserver.AsMiddleware(func() httpserver.Middleware { return httpserver.Middleware{Name: "mid", Order: 500, Handler: mark("mid")} }),
+			httpserver.AsMiddleware(func() httpserver.Middleware {
+				return httpserver.Middleware{Name: "late", Order: 900, Handler: mark("late")}
+			}),
+			httpserver.AsMiddleware(func() httpserver.Middleware {
+				return httpserver.Middleware{Name: "early", Order: 150, Handler: mark("early")}
+			}),
+			httpserver.AsMiddleware(func() httpserver.Middleware {
+				return httpserver.Middleware{Name: "mid", Order: 500, Handler: mark("mid")}
+			}),
 			httpserver.AsRoute(func() httpserver.Route {
 				return httpserver.RouteFunc(func(r gin.IRouter) { r.GET("/x", func(c *gin.Context) { c.String(200, "x") }) })
 			}),

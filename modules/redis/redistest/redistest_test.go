@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -115,6 +116,24 @@ func TestKill(t *testing.T) {
 	setGet(t, rdb, "k", "v")
 	s.Restart() // restarting a running server stops it first
 	setGet(t, rdb, "k", "v")
+}
+
+func TestRestartWhilePortBusy(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t)
+	s.Kill()
+	// Someone else holds the port briefly; Restart waits for it.
+	l, err := net.Listen("tcp", s.Addr())
+	if err != nil {
+		t.Fatalf("listen on %s: %v", s.Addr(), err)
+	}
+	timer := time.AfterFunc(300*time.Millisecond, func() { _ = l.Close() })
+	defer func() {
+		timer.Stop()
+		_ = l.Close()
+	}()
+	s.Restart()
+	setGet(t, s.Client(t), "k", "v")
 }
 
 func TestPassword(t *testing.T) {

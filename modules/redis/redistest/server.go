@@ -105,6 +105,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Log("redistest: redis-server not installed; using embedded miniredis")
 		return startEmbedded(t, o)
 	}
+	if o.tls != nil && !TLSSupported() {
+		t.Fatalf("redistest: WithTLS: the installed redis-server has no TLS support (check TLSSupported first)")
+	}
 	s := startServer(t, o, modeData, nil)
 	if o.replicaOf != nil {
 		err := s.waitFor(startTimeout, func() error {
