@@ -74,6 +74,9 @@ type Manager struct {
 	dialer   *net.Dialer
 	tls      *tls.Config
 	embedded atomic.Pointer[miniredis.Miniredis]
+	// embeddedAddr is read by dial; kept apart because a closed miniredis
+	// has no address and dials may still be queued at Stop.
+	embeddedAddr atomic.Pointer[string]
 
 	state     atomic.Int32
 	lastErr   atomic.Pointer[error]
@@ -145,8 +148,8 @@ func NewManager(cfg Config, log *zap.Logger) (*Manager, error) {
 // dial connects standalone clients: to the embedded server once the fallback is
 // active, else to Redis (over TLS when configured).
 func (m *Manager) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if e := m.embedded.Load(); e != nil {
-		return m.dialer.DialContext(ctx, "tcp", e.Addr())
+	if a := m.embeddedAddr.Load(); a != nil {
+		return m.dialer.DialContext(ctx, "tcp", *a)
 	}
 	if m.tls == nil {
 		return m.dialer.DialContext(ctx, network, addr)
@@ -230,18 +233,28 @@ func (m *Manager) Start(ctx context.Context) error {
 func (m *Manager) connect(ctx context.Context) error {
 	deadline := time.Now().Add(m.cfg.StartupWait)
 	backoff := 50 * time.Millisecond
+	var cause error // the last error that says more than "timed out"
+	result := func(err error) error {
+		if cause != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+			return cause
+		}
+		return err
+	}
 	for {
 		err := m.ping(ctx, m.attemptTimeout(deadline))
 		if err == nil {
 			return nil
 		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			cause = err
+		}
 		wait := min(backoff, time.Until(deadline))
 		if wait <= 0 || ctx.Err() != nil {
-			return err
+			return result(err)
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return result(err)
 		case <-time.After(wait):
 		}
 		backoff = min(backoff*2, time.Second)
@@ -282,15 +295,18 @@ func (m *Manager) startEmbedded(ctx context.Context, cause error) error {
 	if err := srv.StartAddr("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("%v; embedded fallback failed too: %w", cause, err)
 	}
+	addr := srv.Addr()
+	m.embeddedAddr.Store(&addr)
 	m.embedded.Store(srv)
 	if err := m.ping(ctx, time.Second); err != nil {
 		m.embedded.Store(nil)
+		m.embeddedAddr.Store(nil)
 		srv.Close()
 		return fmt.Errorf("%v; embedded fallback failed too: %w", cause, err)
 	}
 	m.log.Warn("redis.embedded_fallback",
 		zap.String("addr", m.cfg.Addr()),
-		zap.String("embedded_addr", srv.Addr()),
+		zap.String("embedded_addr", addr),
 		zap.NamedError("cause", cause),
 		zap.String("warning", "Redis is unreachable: using an in-process server; data is in memory only and lost at exit"))
 	return nil
