@@ -66,7 +66,7 @@ func Options(cfg *Config, version string) fx.Option {
 		fx.StopTimeout(cfg.StopTimeout()),
 		logging.Module,
 		logging.FxEventLogger,
-		fx.Invoke(warnDevelopment),
+		fx.Invoke(warnDevelopment, redis.SetLibraryLogger),
 		redis.Module,
 		httpserver.Module,
 	)

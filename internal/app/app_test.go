@@ -1,0 +1,146 @@
+package app_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redifx/redifx/internal/app"
+	"github.com/redifx/redifx/modules/config"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// valueFor returns an environment value for a field of type t that differs
+// from its default, and the value it should decode to.
+func valueFor(t reflect.Type, key string) (string, any) {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "7", 7 * time.Second
+	case t == reflect.TypeFor[config.Environment]():
+		return "staging", config.Staging
+	case t.Kind() == reflect.Bool:
+		return "true", true
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Int64:
+		return "3", reflect.ValueOf(3).Convert(t).Interface()
+	case t.Kind() == reflect.Slice:
+		return "a:1,b:2", []string{"a:1", "b:2"}
+	}
+	return "v-" + key, "v-" + key
+}
+
+// Every key is settable by its environment variable; the value lands in the
+// field, proving the name mapping for the whole configuration.
+func TestEveryKeyHasItsEnvironmentVariable(t *testing.T) {
+	def := app.DefaultConfig()
+	keys, err := config.Keys(&def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 39 {
+		t.Fatalf("only %d keys", len(keys))
+	}
+	for _, key := range keys {
+		t.Run(key, func(t *testing.T) {
+			field := fieldByKey(reflect.ValueOf(&def).Elem(), key)
+			raw, want := valueFor(field.Type(), key)
+			cfg := app.DefaultConfig()
+			err := config.Load(&cfg, config.Options{Environ: []string{config.EnvName(key) + "=" + raw}})
+			got := fieldByKey(reflect.ValueOf(&cfg).Elem(), key)
+			if err != nil {
+				// A value may be valid by type but fail validation (a file that
+				// does not exist, a bad address); it must still have been read.
+				var errs config.Errors
+				if !errors.As(err, &errs) {
+					t.Fatal(err)
+				}
+			}
+			if !reflect.DeepEqual(got.Interface(), want) {
+				t.Errorf("%s=%s gave %v, want %v", config.EnvName(key), raw, got.Interface(), want)
+			}
+		})
+	}
+}
+
+func fieldByKey(v reflect.Value, key string) reflect.Value {
+	for part := range strings.SplitSeq(key, ".") {
+		t := v.Type()
+		found := false
+		for i := range t.NumField() {
+			if t.Field(i).Tag.Get("koanf") == part {
+				v, found = v.Field(i), true
+				break
+			}
+		}
+		if !found {
+			panic(fmt.Sprintf("no field for %s", key))
+		}
+	}
+	return v
+}
+
+func TestPredecessorEnvFileStillLoads(t *testing.T) {
+	cfg, err := app.Load("", []string{
+		"REDIS__HOST=redis.example.com", "REDIS__PORT=6380", "REDIS__PASSWORD=secure-password", "REDIS__DB=0",
+		"REDIS__MAX_CONNECTIONS=100", "REDIS__DECODE_RESPONSES=true", "REDIS__CACHE_DB=1", "REDIS__SESSION_DB=2", "REDIS__PUBSUB_DB=3",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Host != "redis.example.com" || cfg.Redis.Port != 6380 || cfg.Redis.MaxConnections != 100 {
+		t.Errorf("%+v", cfg.Redis)
+	}
+}
+
+func TestProductionViolationsAreListedTogether(t *testing.T) {
+	_, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__EMBEDDED_FALLBACK=true", "REDIS__TLS__INSECURE_SKIP_VERIFY=true", "HTTP__ADDR=nope", "LOG__LEVEL=chatty"})
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want config.Errors, got %v", err)
+	}
+	want := []string{"log.level", "redis.embedded_fallback", "redis.host", "redis.tls.insecure_skip_verify", "http.addr"}
+	if got := strings.Join(errs.Keys(), ","); got != strings.Join(want, ",") {
+		t.Errorf("keys %s\nwant %s\n%v", got, strings.Join(want, ","), err)
+	}
+}
+
+func TestProductionDefaults(t *testing.T) {
+	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=redis.internal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Redis.Required || cfg.Redis.EmbeddedFallback || cfg.HTTP.DrainDelay != 5*time.Second || cfg.Log.Format != "json" {
+		t.Errorf("production defaults: %+v %+v %+v", cfg.Redis, cfg.HTTP, cfg.Log)
+	}
+	dev, err := app.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.Redis.Required || !dev.Redis.EmbeddedFallback || dev.HTTP.DrainDelay != 0 || dev.Log.Format != "console" {
+		t.Errorf("development defaults: %+v %+v", dev.Redis, dev.HTTP)
+	}
+	staging, err := app.Load("", []string{"ENVIRONMENT=staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if staging.Redis.Required || staging.Redis.EmbeddedFallback {
+		t.Errorf("staging: required %v fallback %v", staging.Redis.Required, staging.Redis.EmbeddedFallback)
+	}
+}
+
+func TestFxTimeoutsCoverTheConfiguredBudgets(t *testing.T) {
+	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=r", "HTTP__DRAIN_DELAY=20s", "HTTP__SHUTDOWN_TIMEOUT=40s", "REDIS__STARTUP_WAIT=30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StopTimeout() <= 60*time.Second {
+		t.Errorf("stop timeout %s does not cover drain 20s + shutdown 40s", cfg.StopTimeout())
+	}
+	if cfg.StartTimeout() <= 30*time.Second+cfg.Redis.SocketConnectTimeout {
+		t.Errorf("start timeout %s does not cover startup_wait 30s", cfg.StartTimeout())
+	}
+}

@@ -1,0 +1,301 @@
+// Package e2e builds the redifx binary and runs it as an operator would: real
+// processes, real HTTP, real redis-server (via redistest), real signals.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redifx/redifx/modules/redis/redistest"
+	"go.uber.org/goleak"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "redifx-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "redifx")
+	build := exec.Command("go", "build", "-o", bin, "github.com/redifx/redifx")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building redifx:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuf is a concurrency-safe output buffer.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type proc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuf
+	done           chan struct{}
+	base           string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// start runs the binary with only PATH and env in its environment.
+func start(t *testing.T, args []string, env ...string) *proc {
+	t.Helper()
+	port := freePort(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(port)}, env...)
+	p := &proc{cmd: cmd, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{}), base: "http://127.0.0.1:" + strconv.Itoa(port)}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
+		}
+	})
+	return p
+}
+
+func (p *proc) exitCode(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		t.Fatalf("process still running after %s", within)
+	}
+	return -1
+}
+
+func (p *proc) get(path string) (int, map[string]any, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(p.base + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body, nil
+}
+
+func (p *proc) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("process exited early with %d", p.cmd.ProcessState.ExitCode())
+		default:
+		}
+		if code, _, err := p.get("/health/ready"); err == nil && code == 200 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("not ready within 15s")
+}
+
+func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	srv := redistest.Start(t)
+	p := start(t, nil, "ENVIRONMENT=test", "REDIS__URL="+srv.URL(), "HTTP__DRAIN_DELAY=1s", "LOG__FORMAT=json")
+	p.waitReady(t)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Readiness turns 503 at once while the listener stays open for the drain.
+	time.Sleep(200 * time.Millisecond)
+	code, body, err := p.get("/health/ready")
+	if err != nil || code != 503 || body["status"] != "not ready" {
+		t.Errorf("readiness during drain: %d %v %v", code, body, err)
+	}
+	if code := p.exitCode(t, 20*time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	logs := p.stderr.String()
+	for _, ev := range []string{"redis.initialized", "http.draining", "http.stopped", "redis.closed"} {
+		if !strings.Contains(logs, ev) {
+			t.Errorf("log lacks %s", ev)
+		}
+	}
+	if strings.Index(logs, "http.stopped") > strings.Index(logs, "redis.closed") {
+		t.Error("Redis closed before the HTTP server stopped")
+	}
+}
+
+func TestProductionWithUnreachableRedisExitsNonZero(t *testing.T) {
+	dead := freePort(t)
+	p := start(t, nil, "ENVIRONMENT=production", "REDIS__URL=redis://svc:E2e-Prod-Secret@127.0.0.1:"+strconv.Itoa(dead)+"/0", "REDIS__STARTUP_WAIT=500ms")
+	if code := p.exitCode(t, 20*time.Second); code == 0 {
+		t.Fatal("exit code 0")
+	}
+	out := p.stdout.String() + p.stderr.String()
+	if !strings.Contains(out, "127.0.0.1:"+strconv.Itoa(dead)) {
+		t.Errorf("output does not name the address:\n%s", out)
+	}
+	if strings.Contains(out, "E2e-Prod-Secret") {
+		t.Errorf("password leaked:\n%s", out)
+	}
+	if !strings.Contains(out, "redis.init.failed") {
+		t.Error("no redis.init.failed event")
+	}
+}
+
+func TestDevelopmentRunsOnTheEmbeddedFallback(t *testing.T) {
+	dead := freePort(t)
+	p := start(t, []string{"serve"}, "REDIS__PORT="+strconv.Itoa(dead), "REDIS__HOST=127.0.0.1")
+	p.waitReady(t)
+	code, body, err := p.get("/health/redis")
+	if err != nil || code != 200 || body["embedded"] != true {
+		t.Errorf("/health/redis: %d %v %v", code, body, err)
+	}
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "DEVELOPMENT DEFAULTS") || !strings.Contains(logs, "redis.embedded_fallback") {
+		t.Errorf("missing development WARN or fallback WARN:\n%s", logs)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.exitCode(t, 10*time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestHealthcheckCommand(t *testing.T) {
+	srv := redistest.Start(t)
+	p := start(t, nil, "ENVIRONMENT=test", "REDIS__URL="+srv.URL(), "REDIS__REQUIRED=true", "REDIS__HEALTH_INTERVAL=100ms")
+	p.waitReady(t)
+	run := func() int {
+		hc := exec.Command(bin, "healthcheck", "--url", p.base+"/health/ready")
+		hc.Env = []string{"PATH=" + os.Getenv("PATH")}
+		_ = hc.Run()
+		return hc.ProcessState.ExitCode()
+	}
+	if code := run(); code != 0 {
+		t.Errorf("healthcheck while ready: %d", code)
+	}
+	srv.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for run() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("healthcheck still 0 with required Redis down")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The default URL comes from http.addr.
+	hc := exec.Command(bin, "healthcheck")
+	hc.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(freePort(t))}
+	if err := hc.Run(); err == nil {
+		t.Error("healthcheck against a closed port succeeded")
+	}
+}
+
+func runCmd(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	_ = cmd.Run()
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+func TestConfigCommand(t *testing.T) {
+	code, out, _ := runCmd(t, []string{"REDIS__PASSWORD=Cfg-Secret", "REDIS__SENTINEL_PASSWORD=Sent-Secret", "REDIS__URL=redis://u:Url-Secret@h:1/0"}, "config")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, s := range []string{"Cfg-Secret", "Sent-Secret", "Url-Secret"} {
+		if strings.Contains(out, s) {
+			t.Errorf("%s in output", s)
+		}
+	}
+	if !strings.Contains(out, "url: redis://u:***@h:1/0") || !strings.Contains(out, "password: '***'") {
+		t.Errorf("output:\n%s", out)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(file, []byte("redis:\n  prot: 1\n  port: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, []string{"ENVIRONMENT=production", "CONFIG_FILE=" + file}, "config")
+	if code != 2 || !strings.Contains(errOut, "redis.prot: unknown key") || !strings.Contains(errOut, "redis.port: expected an integer") {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCmd(t, []string{"ENVIRONMENT=production"}, "config", "--config", "/nonexistent.yaml")
+	if code != 2 || !strings.Contains(errOut, "/nonexistent.yaml") {
+		t.Errorf("missing file: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCmd(t, []string{"ENVIRONMENT=production"}, "config")
+	if code != 2 || !strings.Contains(errOut, "redis.host") {
+		t.Errorf("production violations: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	if code, out, _ := runCmd(t, nil, "version"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, _, errOut := runCmd(t, nil, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown command") {
+		t.Errorf("unknown: %d %q", code, errOut)
+	}
+}
+
+func TestTakenPortFailsStart(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := redistest.Start(t)
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=" + ln.Addr().String(), "REDIS__URL=" + srv.URL(), "ENVIRONMENT=test"}
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "cannot listen on "+ln.Addr().String()) {
+		t.Errorf("exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}
