@@ -3,6 +3,7 @@ package app_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,5 +143,20 @@ func TestFxTimeoutsCoverTheConfiguredBudgets(t *testing.T) {
 	}
 	if cfg.StartTimeout() <= 30*time.Second+cfg.Redis.SocketConnectTimeout {
 		t.Errorf("start timeout %s does not cover startup_wait 30s", cfg.StartTimeout())
+	}
+}
+
+// The README's configuration table names every key and its variable.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := app.DefaultConfig()
+	keys, _ := config.Keys(&def)
+	for _, key := range keys {
+		if !strings.Contains(string(readme), "| `"+key+"` | `"+config.EnvName(key)+"` |") {
+			t.Errorf("README lacks a row for %s / %s", key, config.EnvName(key))
+		}
 	}
 }
