@@ -339,3 +339,22 @@ func TestPoolCollectorJoinsTheGroup(t *testing.T) {
 		}
 	}
 }
+
+func TestSentinelFailoverIsFollowedWithoutRestart(t *testing.T) {
+	s := redistest.StartSentinel(t, "failover-master")
+	m := startThroughConfig(t,
+		"REDIS__MODE=sentinel",
+		"REDIS__ADDRS="+strings.Join(s.Addrs(), ","),
+		"REDIS__MASTER_NAME=failover-master",
+	)
+	s.Master.Kill()
+	ctx := context.Background()
+	eventually(t, "writes succeed on the promoted replica", 20*time.Second, func() bool {
+		return m.Client().Set(ctx, "after-failover", "1", 0).Err() == nil
+	})
+	got, err := s.Replica.Client(t).Get(ctx, "after-failover").Result()
+	if err != nil || got != "1" {
+		t.Errorf("write did not land on the promoted replica: %q %v", got, err)
+	}
+	eventually(t, "manager ready", 5*time.Second, m.Available)
+}
