@@ -6,6 +6,8 @@
 //	redifx [serve] [--config FILE]     run the service (the default command)
 //	redifx config [--config FILE]      print the effective configuration, secrets as ***
 //	redifx healthcheck [--url URL]     exit 0 when /health/ready answers 200, else 1
+//	redifx token --sub U --tenant T --perm a,b [--role admin] [--ttl 1h]
+//	                                   print a signed token (not in production)
 //	redifx version                     print the version
 //
 // The configuration file may also be named by CONFIG_FILE; environment variables
@@ -21,9 +23,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/redifx/redifx/internal/app"
+	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/logging"
@@ -56,6 +60,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return printConfig(args, environ, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(args, environ, stdout, stderr)
+	case "token":
+		return token(args, environ, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return exitOK
@@ -73,6 +79,8 @@ func usage(w io.Writer) {
   redifx [serve] [--config FILE]   run the service
   redifx config [--config FILE]    print the effective configuration (secrets as ***)
   redifx healthcheck [--url URL]   exit 0 when the service is ready, 1 otherwise
+  redifx token --sub U --tenant T --perm jobs.read,jobs.write [--role admin] [--ttl 1h]
+                                   print a signed token for this service (refused in production)
   redifx version                   print the version
 The config file may also be given as CONFIG_FILE; environment variables such as
 REDIS__HOST override it.
@@ -160,6 +168,43 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+func token(args, environ []string, stdout, stderr io.Writer) int {
+	var sub, tenant, perms, roles string
+	var ttl time.Duration
+	cfg, ok := loadConfig("token", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&sub, "sub", "", "subject (user id); required")
+		fs.StringVar(&tenant, "tenant", "", "tenant_id")
+		fs.StringVar(&perms, "perm", "", "comma-separated permissions, e.g. jobs.read,jobs.write")
+		fs.StringVar(&roles, "role", "", "comma-separated roles, e.g. admin")
+		fs.DurationVar(&ttl, "ttl", time.Hour, "lifetime")
+	})
+	if !ok {
+		return exitUsage
+	}
+	tok, err := auth.Mint(cfg.Auth, cfg.Environment, auth.TokenRequest{
+		Subject: sub, TenantID: tenant, Permissions: splitList(perms), Roles: splitList(roles), TTL: ttl,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "redifx token:", err)
+		return exitFailure
+	}
+	if !cfg.Auth.HasKey() {
+		fmt.Fprintln(stderr, "redifx token: signed with the public development secret")
+	}
+	fmt.Fprintln(stdout, tok)
+	return exitOK
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func serve(args, environ []string, stderr io.Writer) int {

@@ -6,6 +6,7 @@ package app
 import (
 	"time"
 
+	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/logging"
@@ -20,6 +21,7 @@ type Config struct {
 	Log         logging.Config     `koanf:"log"`
 	Redis       redis.Config       `koanf:"redis"`
 	HTTP        httpserver.Config  `koanf:"http"`
+	Auth        auth.Config        `koanf:"auth"`
 }
 
 // DefaultConfig returns every module's defaults.
@@ -29,6 +31,7 @@ func DefaultConfig() Config {
 		Log:         logging.DefaultConfig(),
 		Redis:       redis.DefaultConfig(),
 		HTTP:        httpserver.DefaultConfig(),
+		Auth:        auth.DefaultConfig(),
 	}
 }
 
@@ -68,6 +71,7 @@ func Options(cfg *Config, version string) fx.Option {
 		logging.FxEventLogger,
 		fx.Invoke(warnDevelopment, redis.SetLibraryLogger),
 		redis.Module,
+		auth.Module,
 		httpserver.Module,
 	)
 }
@@ -81,6 +85,9 @@ func warnDevelopment(log *zap.Logger, cfg *Config) {
 	var defaults []string
 	if cfg.Redis.EmbeddedFallback {
 		defaults = append(defaults, "redis.embedded_fallback (in-memory Redis when none is reachable)")
+	}
+	if !cfg.Auth.HasKey() {
+		defaults = append(defaults, "auth: the public development token secret (redifx token mints tokens for it)")
 	}
 	if !cfg.Redis.Required {
 		defaults = append(defaults, "redis.required=false (starts without Redis)")

@@ -103,14 +103,14 @@ func TestProductionViolationsAreListedTogether(t *testing.T) {
 	if !errors.As(err, &errs) {
 		t.Fatalf("want config.Errors, got %v", err)
 	}
-	want := []string{"log.level", "redis.embedded_fallback", "redis.host", "redis.tls.insecure_skip_verify", "http.addr"}
+	want := []string{"log.level", "redis.embedded_fallback", "redis.host", "redis.tls.insecure_skip_verify", "http.addr", "auth.jwt_secret"}
 	if got := strings.Join(errs.Keys(), ","); got != strings.Join(want, ",") {
 		t.Errorf("keys %s\nwant %s\n%v", got, strings.Join(want, ","), err)
 	}
 }
 
 func TestProductionDefaults(t *testing.T) {
-	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=redis.internal"})
+	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=redis.internal", "AUTH__JWT_SECRET=" + strings.Repeat("k", 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestProductionDefaults(t *testing.T) {
 	if dev.Redis.Required || !dev.Redis.EmbeddedFallback || dev.HTTP.DrainDelay != 0 || dev.Log.Format != "console" {
 		t.Errorf("development defaults: %+v %+v", dev.Redis, dev.HTTP)
 	}
-	staging, err := app.Load("", []string{"ENVIRONMENT=staging"})
+	staging, err := app.Load("", []string{"ENVIRONMENT=staging", "AUTH__JWT_SECRET=s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestProductionDefaults(t *testing.T) {
 }
 
 func TestFxTimeoutsCoverTheConfiguredBudgets(t *testing.T) {
-	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=r", "HTTP__DRAIN_DELAY=20s", "HTTP__SHUTDOWN_TIMEOUT=40s", "REDIS__STARTUP_WAIT=30s"})
+	cfg, err := app.Load("", []string{"ENVIRONMENT=production", "REDIS__HOST=r", "AUTH__JWT_SECRET=" + strings.Repeat("k", 32), "HTTP__DRAIN_DELAY=20s", "HTTP__SHUTDOWN_TIMEOUT=40s", "REDIS__STARTUP_WAIT=30s"})
 	if err != nil {
 		t.Fatal(err)
 	}

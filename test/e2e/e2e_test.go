@@ -25,6 +25,10 @@ import (
 
 var bin string
 
+// testSecret is the HS256 secret of every process started here (32+ bytes,
+// so production accepts it too).
+const testSecret = "e2e-test-secret-0123456789abcdef-0123"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "redifx-e2e")
 	if err != nil {
@@ -80,7 +84,7 @@ func start(t *testing.T, args []string, env ...string) *proc {
 	t.Helper()
 	port := freePort(t)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(port)}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(port), "AUTH__JWT_SECRET=" + testSecret}, env...)
 	p := &proc{cmd: cmd, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{}), base: "http://127.0.0.1:" + strconv.Itoa(port)}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
@@ -293,7 +297,7 @@ func TestTakenPortFailsStart(t *testing.T) {
 	defer ln.Close()
 	srv := redistest.Start(t)
 	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=" + ln.Addr().String(), "REDIS__URL=" + srv.URL(), "ENVIRONMENT=test"}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=" + ln.Addr().String(), "REDIS__URL=" + srv.URL(), "ENVIRONMENT=test", "AUTH__JWT_SECRET=" + testSecret}
 	out, _ := cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "cannot listen on "+ln.Addr().String()) {
 		t.Errorf("exit %d\n%s", cmd.ProcessState.ExitCode(), out)

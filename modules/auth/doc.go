@@ -1,0 +1,26 @@
+// Package auth verifies JWT bearer tokens and tells every handler who is calling,
+// for which tenant, allowed to do what.
+//
+// Keys come from Config: an HS secret (HS256/384/512), a PEM public key
+// (RS*/PS*, ES* or EdDSA) and/or a JWKS file whose keys are chosen by the
+// token's kid (reloaded on SIGHUP). A token's algorithm must fit the key it
+// selects, so an HS256 token is refused where only an RSA key is configured,
+// and "alg": "none" never verifies. exp is required; exp, nbf and iat are
+// checked with Config.Leeway; iss and aud when configured.
+//
+// Claims: sub, tenant_id, permissions (such as "jobs.read") and roles; the
+// "admin" role holds every permission of its own tenant, never another's
+// (Caller.CanAccessTenant).
+//
+// Use on routes:
+//
+//	r.GET("/api/v1/jobs", authn.Require(auth.PermJobsRead), handler)
+//	r.GET("/api/v1/realtime/events", authn.RequireStream(auth.PermRealtimeRead), stream)
+//	caller := auth.CallerOf(c) // or auth.FromContext(ctx)
+//
+// 401 JSON for a missing or invalid token (the reason is logged at debug with
+// the request ID, never sent); 403 JSON for a missing tenant or permission.
+// RequireStream also accepts ?access_token= on GET, for browsers' EventSource,
+// which cannot set headers: that puts the token in URLs, so the access log
+// redacts it and proxies in front must too.
+package auth

@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redifx/redifx/modules/httpserver"
+	"go.uber.org/zap"
+)
+
+// ErrMalformedHeader is returned by ParseBearer for anything but
+// "Bearer <token>".
+var ErrMalformedHeader = errors.New("authorization header is not \"Bearer <token>\"")
+
+// maxTokenBytes bounds a token; real ones are far smaller.
+const maxTokenBytes = 8 << 10
+
+// ParseBearer extracts the token of an "Authorization: Bearer <token>" header.
+// The scheme is case-insensitive; the token must be non-empty token68 text.
+func ParseBearer(header string) (string, error) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrMalformedHeader
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || len(token) > maxTokenBytes {
+		return "", ErrMalformedHeader
+	}
+	trailing := false
+	for i := 0; i < len(token); i++ {
+		ch := token[i]
+		switch {
+		case ch == '=':
+			trailing = true // padding only at the end
+		case trailing:
+			return "", ErrMalformedHeader
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
+			ch == '-', ch == '.', ch == '_', ch == '~', ch == '+', ch == '/':
+		default:
+			return "", ErrMalformedHeader
+		}
+	}
+	return token, nil
+}
+
+// AccessTokenParam is the query parameter that streaming GET routes accept
+// instead of the header, for browsers' EventSource.
+const AccessTokenParam = "access_token"
+
+// Authenticator is the HTTP side of a Verifier.
+type Authenticator struct {
+	v   *Verifier
+	log *zap.Logger
+}
+
+// NewAuthenticator wraps v; log receives rejections at debug level.
+func NewAuthenticator(v *Verifier, log *zap.Logger) *Authenticator {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Authenticator{v: v, log: log.Named("auth")}
+}
+
+// Verifier returns the underlying verifier.
+func (a *Authenticator) Verifier() *Verifier { return a.v }
+
+const callerGinKey = "redifx.auth.caller"
+
+// CallerOf returns the request's caller, or nil before authentication.
+func CallerOf(c *gin.Context) *Caller {
+	if v, ok := c.Get(callerGinKey); ok {
+		return v.(*Caller)
+	}
+	return nil
+}
+
+// Authenticate requires a valid bearer token in the Authorization header and
+// stores the caller; otherwise 401.
+func (a *Authenticator) Authenticate() gin.HandlerFunc { return a.authenticate(false) }
+
+// AuthenticateStream is Authenticate for GET streaming routes: it also accepts
+// the token from the access_token query parameter, on GET only. The access log
+// redacts that parameter; proxies must too.
+func (a *Authenticator) AuthenticateStream() gin.HandlerFunc { return a.authenticate(true) }
+
+// Require authenticates and then checks perms (see the package-level Require).
+func (a *Authenticator) Require(perms ...string) gin.HandlerFunc {
+	authn, authz := a.Authenticate(), Require(perms...)
+	return func(c *gin.Context) {
+		authn(c)
+		if !c.IsAborted() {
+			authz(c)
+		}
+	}
+}
+
+// RequireStream is Require with AuthenticateStream.
+func (a *Authenticator) RequireStream(perms ...string) gin.HandlerFunc {
+	authn, authz := a.AuthenticateStream(), Require(perms...)
+	return func(c *gin.Context) {
+		authn(c)
+		if !c.IsAborted() {
+			authz(c)
+		}
+	}
+}
+
+func (a *Authenticator) authenticate(stream bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var raw string
+		var err error
+		header := c.GetHeader("Authorization")
+		switch {
+		case header != "":
+			raw, err = ParseBearer(header)
+		case stream && c.Request.Method == http.MethodGet && c.Query(AccessTokenParam) != "":
+			raw = c.Query(AccessTokenParam)
+		default:
+			err = errors.New("no bearer token")
+		}
+		var caller *Caller
+		if err == nil {
+			caller, err = a.v.Verify(raw)
+		}
+		if err != nil {
+			a.log.Debug("auth.rejected", zap.String("request_id", httpserver.RequestID(c)), zap.String("reason", err.Error()))
+			c.Header("WWW-Authenticate", `Bearer realm="redifx"`)
+			httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+			return
+		}
+		c.Set(callerGinKey, caller)
+		c.Request = c.Request.WithContext(WithCaller(c.Request.Context(), caller))
+		c.Next()
+	}
+}
+
+// Require answers 401 when the request has no authenticated caller, 403 when
+// the caller's token has no tenant (every tenant-scoped route needs one) or
+// lacks one of perms.
+func Require(perms ...string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		caller := CallerOf(c)
+		if caller == nil {
+			httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+			return
+		}
+		if caller.TenantID == "" {
+			httpserver.Error(c, http.StatusForbidden, "forbidden", "the token has no tenant_id")
+			return
+		}
+		for _, p := range perms {
+			if !caller.Has(p) {
+				httpserver.Error(c, http.StatusForbidden, "forbidden", "missing permission "+p)
+				return
+			}
+		}
+		c.Next()
+	}
+}
