@@ -78,84 +78,94 @@ func CallerOf(c *gin.Context) *Caller {
 
 // Authenticate requires a valid bearer token in the Authorization header and
 // stores the caller; otherwise 401.
-func (a *Authenticator) Authenticate() gin.HandlerFunc { return a.authenticate(false) }
+func (a *Authenticator) Authenticate() gin.HandlerFunc { return a.chain(false, nil) }
 
 // AuthenticateStream is Authenticate for GET streaming routes: it also accepts
 // the token from the access_token query parameter, on GET only. The access log
 // redacts that parameter; proxies must too.
-func (a *Authenticator) AuthenticateStream() gin.HandlerFunc { return a.authenticate(true) }
+func (a *Authenticator) AuthenticateStream() gin.HandlerFunc { return a.chain(true, nil) }
 
 // Require authenticates and then checks perms (see the package-level Require).
 func (a *Authenticator) Require(perms ...string) gin.HandlerFunc {
-	authn, authz := a.Authenticate(), Require(perms...)
-	return func(c *gin.Context) {
-		authn(c)
-		if !c.IsAborted() {
-			authz(c)
-		}
-	}
+	return a.chain(false, append([]string{}, perms...))
 }
 
 // RequireStream is Require with AuthenticateStream.
 func (a *Authenticator) RequireStream(perms ...string) gin.HandlerFunc {
-	authn, authz := a.AuthenticateStream(), Require(perms...)
+	return a.chain(true, append([]string{}, perms...))
+}
+
+// chain authenticates, then (when perms is not nil) authorises, then calls the
+// rest of the chain; it aborts at the first failure.
+func (a *Authenticator) chain(stream bool, perms []string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		authn(c)
-		if !c.IsAborted() {
-			authz(c)
+		if !a.identify(c, stream) {
+			return
 		}
+		if perms != nil && !authorize(c, perms) {
+			return
+		}
+		c.Next()
 	}
 }
 
-func (a *Authenticator) authenticate(stream bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var raw string
-		var err error
-		header := c.GetHeader("Authorization")
-		switch {
-		case header != "":
-			raw, err = ParseBearer(header)
-		case stream && c.Request.Method == http.MethodGet && c.Query(AccessTokenParam) != "":
-			raw = c.Query(AccessTokenParam)
-		default:
-			err = errors.New("no bearer token")
-		}
-		var caller *Caller
-		if err == nil {
-			caller, err = a.v.Verify(raw)
-		}
-		if err != nil {
-			a.log.Debug("auth.rejected", zap.String("request_id", httpserver.RequestID(c)), zap.String("reason", err.Error()))
-			c.Header("WWW-Authenticate", `Bearer realm="redifx"`)
-			httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
-			return
-		}
-		c.Set(callerGinKey, caller)
-		c.Request = c.Request.WithContext(WithCaller(c.Request.Context(), caller))
-		c.Next()
+// identify verifies the request's token and stores its caller, or answers 401.
+func (a *Authenticator) identify(c *gin.Context, stream bool) bool {
+	var raw string
+	var err error
+	header := c.GetHeader("Authorization")
+	switch {
+	case header != "":
+		raw, err = ParseBearer(header)
+	case stream && c.Request.Method == http.MethodGet && c.Query(AccessTokenParam) != "":
+		raw = c.Query(AccessTokenParam)
+	default:
+		err = errors.New("no bearer token")
 	}
+	var caller *Caller
+	if err == nil {
+		caller, err = a.v.Verify(raw)
+	}
+	if err != nil {
+		a.log.Debug("auth.rejected", zap.String("request_id", httpserver.RequestID(c)), zap.String("reason", err.Error()))
+		c.Header("WWW-Authenticate", `Bearer realm="redifx"`)
+		httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+		return false
+	}
+	c.Set(callerGinKey, caller)
+	c.Request = c.Request.WithContext(WithCaller(c.Request.Context(), caller))
+	return true
 }
 
 // Require answers 401 when the request has no authenticated caller, 403 when
 // the caller's token has no tenant (every tenant-scoped route needs one) or
-// lacks one of perms.
+// lacks one of perms. Use it after Authenticate.
 func Require(perms ...string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		caller := CallerOf(c)
-		if caller == nil {
-			httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
-			return
-		}
-		if caller.TenantID == "" {
-			httpserver.Error(c, http.StatusForbidden, "forbidden", "the token has no tenant_id")
-			return
-		}
-		for _, p := range perms {
-			if !caller.Has(p) {
-				httpserver.Error(c, http.StatusForbidden, "forbidden", "missing permission "+p)
-				return
-			}
-		}
-		c.Next()
+	if perms == nil {
+		perms = []string{}
 	}
+	return func(c *gin.Context) {
+		if authorize(c, perms) {
+			c.Next()
+		}
+	}
+}
+
+func authorize(c *gin.Context, perms []string) bool {
+	caller := CallerOf(c)
+	if caller == nil {
+		httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+		return false
+	}
+	if caller.TenantID == "" {
+		httpserver.Error(c, http.StatusForbidden, "forbidden", "the token has no tenant_id")
+		return false
+	}
+	for _, p := range perms {
+		if !caller.Has(p) {
+			httpserver.Error(c, http.StatusForbidden, "forbidden", "missing permission "+p)
+			return false
+		}
+	}
+	return true
 }

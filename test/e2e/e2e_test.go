@@ -303,3 +303,38 @@ func TestTakenPortFailsStart(t *testing.T) {
 		t.Errorf("exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 }
+
+func TestTokenCommandMintsATokenTheServiceAccepts(t *testing.T) {
+	srv := redistest.Start(t)
+	env := []string{"ENVIRONMENT=test", "AUTH__JWT_SECRET=" + testSecret, "AUTH__ISSUER=https://idp.test", "AUTH__AUDIENCE=redifx"}
+	code, out, errOut := runCmd(t, env, "token", "--sub", "alice", "--tenant", "acme", "--perm", "jobs.read,jobs.write", "--role", "admin", "--ttl", "10m")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(tok, ".") != 2 || strings.Contains(tok, "\n") {
+		t.Fatalf("stdout is not just a token: %q", out)
+	}
+	p := start(t, nil, append(env, "REDIS__URL="+srv.URL())...)
+	p.waitReady(t)
+	req, _ := http.NewRequest(http.MethodGet, p.base+"/api/v1/auth/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 200 || body["sub"] != "alice" || body["tenant_id"] != "acme" {
+		t.Errorf("whoami: %d %v", resp.StatusCode, body)
+	}
+	if code, _, _ := p.get("/api/v1/auth/whoami"); code != 401 {
+		t.Errorf("whoami without token: %d", code)
+	}
+
+	code, out, errOut = runCmd(t, []string{"ENVIRONMENT=production", "REDIS__HOST=redis.prod", "AUTH__JWT_SECRET=" + testSecret}, "token", "--sub", "x")
+	if code == 0 || out != "" || !strings.Contains(errOut, "production") {
+		t.Errorf("production: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
