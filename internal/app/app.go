@@ -10,6 +10,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/logging"
+	"github.com/redifx/redifx/modules/realtime"
 	"github.com/redifx/redifx/modules/redis"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -22,6 +23,7 @@ type Config struct {
 	Redis       redis.Config       `koanf:"redis"`
 	HTTP        httpserver.Config  `koanf:"http"`
 	Auth        auth.Config        `koanf:"auth"`
+	Realtime    realtime.Config    `koanf:"realtime"`
 }
 
 // DefaultConfig returns every module's defaults.
@@ -32,6 +34,7 @@ func DefaultConfig() Config {
 		Redis:       redis.DefaultConfig(),
 		HTTP:        httpserver.DefaultConfig(),
 		Auth:        auth.DefaultConfig(),
+		Realtime:    realtime.DefaultConfig(),
 	}
 }
 
@@ -72,6 +75,7 @@ func Options(cfg *Config, version string) fx.Option {
 		fx.Invoke(warnDevelopment, redis.SetLibraryLogger),
 		redis.Module,
 		auth.Module,
+		realtime.Module,
 		httpserver.Module,
 	)
 }

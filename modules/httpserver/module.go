@@ -20,11 +20,11 @@ const (
 // fx.Supply(httpserver.Version("1.2.3")).
 type Version string
 
-// Module provides the *Server and starts it: it listens in OnStart and drains in
+// Module provides the *Server (and its *Drain signal) and starts it: it listens in OnStart and drains in
 // OnStop. Routes come from AsRoute, middleware from AsMiddleware, health checks
 // from health.AsCheck.
 var Module = fx.Module(ModuleName,
-	fx.Provide(NewModuleServer),
+	fx.Provide(NewModuleServer, NewDrain),
 	fx.Invoke(func(*Server) {}),
 )
 
@@ -52,6 +52,7 @@ type Params struct {
 	Routes      []Route            `group:"httpserver.routes"`
 	Middleware  []Middleware       `group:"httpserver.middleware"`
 	Checks      []health.Check     `group:"health.checks"`
+	Drain       *Drain
 }
 
 // NewModuleServer builds the Server and ties it to the lifecycle; a serve error
@@ -59,7 +60,7 @@ type Params struct {
 func NewModuleServer(p Params) *Server {
 	s := New(Options{
 		Config: p.Config, Log: p.Log, Environment: p.Environment, Version: string(p.Version),
-		Routes: p.Routes, Middleware: p.Middleware, Checks: p.Checks,
+		Routes: p.Routes, Middleware: p.Middleware, Checks: p.Checks, Drain: p.Drain,
 		OnServeError: func(error) { _ = p.Shutdowner.Shutdown(fx.ExitCode(1)) },
 	})
 	p.Lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})

@@ -37,6 +37,8 @@ type Options struct {
 	Routes      []Route
 	Middleware  []Middleware
 	Checks      []health.Check
+	// Drain is signalled by BeginDrain; nil means a private one.
+	Drain *Drain
 	// OnServeError is called when serving fails after a successful start (the
 	// Fx module shuts the app down with a non-zero exit code).
 	OnServeError func(error)
@@ -53,7 +55,7 @@ type Server struct {
 
 	ln        net.Listener
 	serveDone chan struct{}
-	draining  atomic.Bool
+	drain     *Drain
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	panics    atomic.Uint64
@@ -67,7 +69,10 @@ func New(o Options) *Server {
 	if o.Environment != config.Development && o.Environment != "" {
 		gin.SetMode(gin.ReleaseMode)
 	}
-	s := &Server{opts: o, log: o.Log.Named("http"), stopping: make(chan struct{})}
+	if o.Drain == nil {
+		o.Drain = NewDrain()
+	}
+	s := &Server{opts: o, log: o.Log.Named("http"), stopping: make(chan struct{}), drain: o.Drain}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
@@ -123,12 +128,12 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 
 // Draining reports whether the server is draining (readiness 503).
-func (s *Server) Draining() bool { return s.draining.Load() }
+func (s *Server) Draining() bool { return s.drain.Draining() }
 
-// BeginDrain makes readiness answer 503 from now on. The binary calls it the
-// moment SIGTERM arrives; Stop calls it too.
+// BeginDrain makes readiness answer 503 from now on and signals the Drain. The
+// binary calls it the moment SIGTERM arrives; Stop calls it too.
 func (s *Server) BeginDrain() {
-	if !s.draining.Swap(true) {
+	if s.drain.Begin() {
 		s.log.Info("http.draining", zap.Duration("drain_delay", s.opts.Config.DrainDelay))
 	}
 }

@@ -1,0 +1,71 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+)
+
+// Config is the "realtime" section.
+type Config struct {
+	// HistorySize is how many events per tenant and channel are kept for
+	// resume (the tenant's stream holds HistorySize × number of channels).
+	HistorySize int `koanf:"history_size"`
+	// HistoryTTL drops history older than this.
+	HistoryTTL time.Duration `koanf:"history_ttl"`
+	// HeartbeatInterval is the period of the keep-alive comment; keep it under
+	// the load balancer's idle timeout. A dead client is reaped within one.
+	HeartbeatInterval time.Duration `koanf:"heartbeat_interval"`
+	// ClientBuffer is each client's queue of undelivered events; a client whose
+	// queue is full is disconnected (it resumes by id).
+	ClientBuffer int `koanf:"client_buffer"`
+	// MaxClients and MaxClientsPerTenant bound open streams in this process.
+	MaxClients          int `koanf:"max_clients"`
+	MaxClientsPerTenant int `koanf:"max_clients_per_tenant"`
+	// AllowedOrigins may read streams from browsers (CORS); "*" allows any.
+	AllowedOrigins []string `koanf:"allowed_origins"`
+	// ClientRetry is the reconnect delay suggested to clients (SSE retry:).
+	ClientRetry time.Duration `koanf:"client_retry"`
+	// WriteTimeout bounds one write to a client.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		HistorySize:         1000,
+		HistoryTTL:          24 * time.Hour,
+		HeartbeatInterval:   15 * time.Second,
+		ClientBuffer:        256,
+		MaxClients:          20000,
+		MaxClientsPerTenant: 5000,
+		ClientRetry:         3 * time.Second,
+		WriteTimeout:        10 * time.Second,
+	}
+}
+
+// Validate checks every field.
+func (c *Config) Validate(config.Environment) error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...))) }
+	if c.HistorySize < 1 {
+		bad("history_size", "must be at least 1, got %d", c.HistorySize)
+	}
+	for key, d := range map[string]time.Duration{"history_ttl": c.HistoryTTL, "heartbeat_interval": c.HeartbeatInterval, "client_retry": c.ClientRetry, "write_timeout": c.WriteTimeout} {
+		if d <= 0 {
+			bad(key, "must be positive, got %s", d)
+		}
+	}
+	if c.ClientBuffer < 1 {
+		bad("client_buffer", "must be at least 1, got %d", c.ClientBuffer)
+	}
+	if c.MaxClients < 1 {
+		bad("max_clients", "must be at least 1, got %d", c.MaxClients)
+	}
+	if c.MaxClientsPerTenant < 1 || c.MaxClientsPerTenant > c.MaxClients {
+		bad("max_clients_per_tenant", "must be between 1 and max_clients (%d), got %d", c.MaxClients, c.MaxClientsPerTenant)
+	}
+	return errors.Join(errs...)
+}

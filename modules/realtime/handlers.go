@@ -1,0 +1,280 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redifx/redifx/modules/auth"
+	"github.com/redifx/redifx/modules/httpserver"
+	"github.com/redifx/redifx/modules/redis"
+	"go.uber.org/zap"
+)
+
+// AllChannels is the path segment of the stream of every channel.
+const AllChannels = "events"
+
+// Handlers serves /api/v1/realtime.
+type Handlers struct {
+	hub   *Hub
+	authn *auth.Authenticator
+	drain *httpserver.Drain
+	cfg   Config
+}
+
+// NewHandlers builds the HTTP side of hub. drain may be nil (never drains).
+func NewHandlers(hub *Hub, authn *auth.Authenticator, drain *httpserver.Drain) *Handlers {
+	if drain == nil {
+		drain = httpserver.NewDrain()
+	}
+	return &Handlers{hub: hub, authn: authn, drain: drain, cfg: hub.cfg}
+}
+
+// Register implements httpserver.Route.
+func (h *Handlers) Register(r gin.IRouter) {
+	g := r.Group("/api/v1/realtime", h.cors)
+	g.OPTIONS("/:channel", h.preflight)
+	g.GET("/:channel", h.authn.RequireStream(auth.PermRealtimeRead), h.stream)
+	g.POST("/:channel", h.authn.Require(auth.PermRealtimePublish), h.publish)
+}
+
+func (h *Handlers) allowedOrigin(origin string) bool {
+	return origin != "" && (slices.Contains(h.cfg.AllowedOrigins, "*") || slices.Contains(h.cfg.AllowedOrigins, origin))
+}
+
+func (h *Handlers) cors(c *gin.Context) {
+	if origin := c.GetHeader("Origin"); h.allowedOrigin(origin) {
+		c.Header("Access-Control-Allow-Origin", origin)
+		c.Header("Vary", "Origin")
+		c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
+	}
+	c.Next()
+}
+
+func (h *Handlers) preflight(c *gin.Context) {
+	if !h.allowedOrigin(c.GetHeader("Origin")) {
+		httpserver.Error(c, http.StatusForbidden, "forbidden", "origin not allowed")
+		return
+	}
+	c.Header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, X-Request-ID")
+	c.Header("Access-Control-Max-Age", "600")
+	c.Status(http.StatusNoContent)
+}
+
+func (h *Handlers) unavailable(c *gin.Context, msg string) {
+	httpserver.Unavailable(c, h.cfg.ClientRetry, msg)
+}
+
+func (h *Handlers) publish(c *gin.Context) {
+	channel := c.Param("channel")
+	if !ValidChannel(channel) {
+		httpserver.Error(c, http.StatusNotFound, "not_found", "unknown channel "+strconv.Quote(channel))
+		return
+	}
+	var body map[string]any
+	if !httpserver.BindJSON(c, &body) {
+		return
+	}
+	id, err := h.hub.Publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, body)
+	var ve *ValidationError
+	switch {
+	case err == nil:
+		c.JSON(http.StatusAccepted, gin.H{"id": id})
+	case errors.As(err, &ve):
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": ve.Error(), "field": ve.Field})
+	case errors.Is(err, ErrWrongTenant):
+		httpserver.Error(c, http.StatusForbidden, "forbidden", "tenant_id must be the caller's tenant")
+	case errors.Is(err, redis.ErrUnavailable):
+		h.unavailable(c, "realtime is unavailable: Redis is down")
+	default:
+		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "cannot publish the event")
+	}
+}
+
+func (h *Handlers) stream(c *gin.Context) {
+	name := c.Param("channel")
+	var channels map[string]bool
+	var names []string
+	switch {
+	case name == AllChannels:
+		names = Channels
+	case ValidChannel(name):
+		channels = map[string]bool{name: true}
+		names = []string{name}
+	default:
+		httpserver.Error(c, http.StatusNotFound, "not_found", "unknown channel "+strconv.Quote(name))
+		return
+	}
+	lastID := strings.TrimSpace(c.GetHeader("Last-Event-ID"))
+	if lastID != "" {
+		if _, err := parseID(lastID); err != nil {
+			httpserver.Error(c, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID is not an event id of this service")
+			return
+		}
+	}
+	if h.drain.Draining() {
+		h.unavailable(c, "this instance is shutting down; reconnect")
+		return
+	}
+	if h.hub.mgr.Err() != nil {
+		h.unavailable(c, "realtime is unavailable: Redis is down")
+		return
+	}
+	caller := auth.CallerOf(c)
+	tenant := caller.TenantID
+
+	// Where this client stands: after lastID, or after the newest stored event.
+	// It is read before the client is registered and caught up after, so an
+	// event stored in between arrives once: from history, or live (live events
+	// at or before the cursor are skipped).
+	ctx := c.Request.Context()
+	var cursor string
+	var reset bool
+	var err error
+	if lastID == "" {
+		cursor, err = h.hub.store.last(ctx, tenant)
+	} else {
+		var first string
+		first, err = h.hub.store.first(ctx, tenant)
+		cursor, reset = lastID, first == "" || idLess(lastID, first)
+	}
+	if err != nil {
+		h.unavailable(c, "realtime is unavailable: Redis is down")
+		return
+	}
+	cl, err := h.hub.register(tenant, channels)
+	if err != nil {
+		h.unavailable(c, "too many open streams; retry later")
+		return
+	}
+	defer h.hub.unregister(cl)
+
+	hdr := c.Writer.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("Connection", "keep-alive")
+	hdr.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	w := newSSEWriter(c.Writer, h.cfg.WriteTimeout)
+	w.retry(h.cfg.ClientRetry)
+	w.eventJSON("connected", gin.H{"channels": names})
+	if reset {
+		w.eventJSON("reset", gin.H{"reason": "the requested event is older than the history", "last_event_id": lastID})
+	}
+	if w.flush() != nil {
+		return
+	}
+	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, log: h.hub.log}
+	if !s.catchUp(ctx) {
+		return
+	}
+	s.run(ctx, caller.ExpiresAt)
+}
+
+// session is one open stream.
+type session struct {
+	h      *Handlers
+	cl     *client
+	w      *sseWriter
+	all    bool
+	cursor string
+	log    *zap.Logger
+}
+
+func (s *session) send(ev Event) bool {
+	data := []byte(ev.Data)
+	if s.all {
+		data = withSource(data, ev.Channel)
+	}
+	s.w.event(ev.ID, ev.Type, data)
+	s.cursor = ev.ID
+	s.h.hub.stats.Delivered.Add(1)
+	return true
+}
+
+// catchUp sends every stored event after the cursor. A Redis error leaves the
+// stream open: the next resubscription asks again.
+func (s *session) catchUp(ctx context.Context) bool {
+	for {
+		evs, err := s.h.hub.store.after(ctx, s.cl.tenant, s.cursor, 500)
+		if err != nil {
+			return ctx.Err() == nil
+		}
+		for _, ev := range evs {
+			if s.cl.wants(ev.Channel) {
+				s.send(ev)
+			} else {
+				s.cursor = ev.ID
+			}
+		}
+		if len(evs) > 0 && s.w.flush() != nil {
+			return false
+		}
+		if len(evs) < 500 {
+			return true
+		}
+	}
+}
+
+func (s *session) run(ctx context.Context, expires time.Time) {
+	heartbeat := time.NewTicker(s.h.cfg.HeartbeatInterval)
+	defer heartbeat.Stop()
+	var expiry <-chan time.Time
+	if !expires.IsZero() {
+		t := time.NewTimer(time.Until(expires))
+		defer t.Stop()
+		expiry = t.C
+	}
+	for {
+		select {
+		case ev := <-s.cl.events:
+			if !idLess(s.cursor, ev.ID) {
+				continue // already sent from history
+			}
+			s.send(ev)
+			// Send whatever else is queued in the same write.
+			for more := true; more; {
+				select {
+				case ev := <-s.cl.events:
+					if idLess(s.cursor, ev.ID) {
+						s.send(ev)
+					}
+				default:
+					more = false
+				}
+			}
+			if s.w.flush() != nil {
+				return
+			}
+		case <-s.cl.backfill:
+			if !s.catchUp(ctx) {
+				return
+			}
+		case <-heartbeat.C:
+			s.w.comment("heartbeat " + time.Now().UTC().Format(time.RFC3339))
+			if s.w.flush() != nil {
+				return
+			}
+		case <-s.cl.kicked:
+			s.w.eventJSON("slow_client", gin.H{"reason": "too slow to keep up; reconnect with Last-Event-ID"})
+			_ = s.w.flush()
+			return
+		case <-expiry:
+			s.w.eventJSON("token_expired", gin.H{"reason": "the access token expired; reconnect with a fresh token and Last-Event-ID"})
+			_ = s.w.flush()
+			return
+		case <-s.h.drain.Done():
+			s.w.eventJSON("shutdown", gin.H{"reason": "this instance is shutting down; reconnect with Last-Event-ID"})
+			_ = s.w.flush()
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redifx/redifx/modules/redis"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// ErrFull is returned by register when a client limit is reached.
+var ErrFull = errors.New("realtime: too many open streams")
+
+// client is one open stream's mailbox.
+type client struct {
+	tenant   string
+	channels map[string]bool // nil: every channel
+	events   chan Event      // bounded; full means too slow
+	backfill chan struct{}   // cap 1: read history again (after a resubscribe)
+	kicked   chan struct{}   // closed when the hub drops the client as too slow
+	kickOnce sync.Once
+}
+
+func (c *client) wants(channel string) bool { return c.channels == nil || c.channels[channel] }
+
+func (c *client) kick() bool {
+	first := false
+	c.kickOnce.Do(func() { close(c.kicked); first = true })
+	return first
+}
+
+// Hub holds this process's single Redis subscription and fans events out to
+// the local clients of each tenant.
+type Hub struct {
+	cfg   Config
+	log   *zap.Logger
+	mgr   *redis.Manager
+	ps    goredis.UniversalClient
+	store *store
+
+	mu      sync.RWMutex
+	tenants map[string]map[*client]struct{}
+	total   int
+
+	stats Stats
+
+	cancel     context.CancelFunc
+	done       chan struct{}
+	subscribed chan struct{} // closed at the first subscription confirmation
+}
+
+// Stats are the hub's counters, read by the metrics collector.
+type Stats struct {
+	Published         atomic.Uint64
+	Delivered         atomic.Uint64
+	Dropped           atomic.Uint64
+	SlowDisconnects   atomic.Uint64
+	Resubscribes      atomic.Uint64
+	RejectedFull      atomic.Uint64
+	ConnectedGauge    atomic.Int64
+	SubscriptionAlive atomic.Bool
+}
+
+// NewHub builds a hub over the manager's clients; Start subscribes.
+func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Hub{
+		cfg:     cfg,
+		log:     log.Named("realtime"),
+		mgr:     mgr,
+		ps:      mgr.Named(redis.ClientPubSub),
+		store:   newStore(mgr.Client(), mgr.Prefix(redis.ClientDefault), cfg),
+		tenants: map[string]map[*client]struct{}{},
+	}
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() *Stats { return &h.stats }
+
+// subscribeWait bounds how long Start waits for the subscription, so that
+// streams opened right after start are fed live; past it (Redis down), the hub
+// keeps trying in the background.
+const subscribeWait = 2 * time.Second
+
+// Start runs the subscription loop until Stop, waiting briefly for the first
+// subscription confirmation.
+func (h *Hub) Start(ctx context.Context) error {
+	loopCtx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan struct{})
+	h.subscribed = make(chan struct{})
+	go h.subscribe(loopCtx)
+	if h.mgr.Available() {
+		select {
+		case <-h.subscribed:
+		case <-time.After(subscribeWait):
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// Stop ends the subscription loop.
+func (h *Hub) Stop(ctx context.Context) error {
+	if h.cancel == nil {
+		return nil
+	}
+	h.cancel()
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// subscribe keeps one SUBSCRIBE alive. go-redis resubscribes after a dropped
+// connection; each confirmation after the first asks every client to read the
+// history again, so nothing stored while the link was down is missed.
+func (h *Hub) subscribe(ctx context.Context) {
+	defer close(h.done)
+	sub := h.ps.Subscribe(ctx, h.store.channel)
+	defer func() { _ = sub.Close() }()
+	confirmed := false
+	backoff := 50 * time.Millisecond
+	for {
+		msg, err := sub.ReceiveTimeout(ctx, 2*time.Second)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Idle: check the link; a dead one errors and is rebuilt.
+				_ = sub.Ping(ctx)
+				continue
+			}
+			h.stats.SubscriptionAlive.Store(false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		switch m := msg.(type) {
+		case *goredis.Subscription:
+			if m.Kind != "subscribe" {
+				continue
+			}
+			h.stats.SubscriptionAlive.Store(true)
+			if confirmed {
+				h.stats.Resubscribes.Add(1)
+				h.log.Info("realtime.resubscribed")
+			} else {
+				close(h.subscribed)
+			}
+			confirmed = true
+			// Clients connected while the subscription was down (or not yet up)
+			// read what they missed from history.
+			h.backfillAll()
+		case *goredis.Message:
+			var env envelope
+			if err := json.Unmarshal([]byte(m.Payload), &env); err != nil {
+				h.log.Warn("realtime.bad_envelope", zap.Error(err))
+				continue
+			}
+			h.dispatch(Event{ID: env.ID, Tenant: env.Tenant, Channel: env.Channel, Type: env.Type, Data: env.Data})
+		}
+	}
+}
+
+// dispatch hands ev to every local client of its tenant that wants its channel,
+// without ever blocking: a client whose buffer is full is dropped.
+func (h *Hub) dispatch(ev Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.tenants[ev.Tenant] {
+		if !c.wants(ev.Channel) {
+			continue
+		}
+		select {
+		case c.events <- ev:
+		default:
+			h.stats.Dropped.Add(1)
+			if c.kick() {
+				h.stats.SlowDisconnects.Add(1)
+			}
+		}
+	}
+}
+
+func (h *Hub) backfillAll() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, clients := range h.tenants {
+		for c := range clients {
+			select {
+			case c.backfill <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// register adds a client, within the limits.
+func (h *Hub) register(tenant string, channels map[string]bool) (*client, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.total >= h.cfg.MaxClients || len(h.tenants[tenant]) >= h.cfg.MaxClientsPerTenant {
+		h.stats.RejectedFull.Add(1)
+		return nil, ErrFull
+	}
+	c := &client{
+		tenant: tenant, channels: channels,
+		events:   make(chan Event, h.cfg.ClientBuffer),
+		backfill: make(chan struct{}, 1),
+		kicked:   make(chan struct{}),
+	}
+	if h.tenants[tenant] == nil {
+		h.tenants[tenant] = map[*client]struct{}{}
+	}
+	h.tenants[tenant][c] = struct{}{}
+	h.total++
+	h.stats.ConnectedGauge.Store(int64(h.total))
+	return c, nil
+}
+
+func (h *Hub) unregister(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.tenants[c.tenant][c]; !ok {
+		return
+	}
+	delete(h.tenants[c.tenant], c)
+	if len(h.tenants[c.tenant]) == 0 {
+		delete(h.tenants, c.tenant)
+	}
+	h.total--
+	h.stats.ConnectedGauge.Store(int64(h.total))
+}
+
+// Clients returns the number of open streams in this process.
+func (h *Hub) Clients() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.total
+}

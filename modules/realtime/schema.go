@@ -1,0 +1,227 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// The channels.
+const (
+	ChannelONUStatus      = "onu-status"
+	ChannelAlerts         = "alerts"
+	ChannelTickets        = "tickets"
+	ChannelSubscribers    = "subscribers"
+	ChannelRadiusSessions = "radius-sessions"
+	ChannelJobs           = "jobs"
+)
+
+// Channels lists every channel in a stable order.
+var Channels = []string{ChannelONUStatus, ChannelAlerts, ChannelTickets, ChannelSubscribers, ChannelRadiusSessions, ChannelJobs}
+
+// fieldKind is the JSON type a field must have.
+type fieldKind int
+
+const (
+	kindString fieldKind = iota
+	kindNumber
+	kindInteger
+)
+
+type field struct {
+	name     string
+	kind     fieldKind
+	required bool
+	enum     []string
+	min, max *float64
+}
+
+type channelSchema struct {
+	eventTypes []string
+	fields     []field
+}
+
+func num(v float64) *float64 { return &v }
+
+var onuStatuses = []string{"online", "offline", "rebooting", "degraded"}
+
+// schemas defines each channel's event types and fields (docs/openapi.yaml
+// documents the same).
+var schemas = map[string]channelSchema{
+	ChannelONUStatus: {
+		eventTypes: []string{"onu.online", "onu.offline", "onu.signal_degraded", "onu.provisioned", "onu.deprovisioned"},
+		fields: []field{
+			{name: "onu_serial", required: true},
+			{name: "status", required: true, enum: onuStatuses},
+			{name: "signal_dbm", kind: kindNumber, min: num(-60), max: num(10)},
+			{name: "previous_status", enum: onuStatuses},
+			{name: "olt_id"},
+			{name: "pon_port", kind: kindInteger, min: num(0)},
+			{name: "subscriber_id"},
+		},
+	},
+	ChannelAlerts: {
+		eventTypes: []string{"alert.raised", "alert.cleared"},
+		fields: []field{
+			{name: "alert_id", required: true},
+			{name: "severity", required: true, enum: []string{"info", "warning", "error", "critical"}},
+			{name: "message", required: true},
+			{name: "source"},
+			{name: "resource_id"},
+		},
+	},
+	ChannelTickets: {
+		eventTypes: []string{"ticket.created", "ticket.updated", "ticket.assigned", "ticket.resolved", "ticket.closed"},
+		fields: []field{
+			{name: "ticket_id", required: true},
+			{name: "status", enum: []string{"open", "in_progress", "waiting", "resolved", "closed"}},
+			{name: "priority", enum: []string{"low", "normal", "high", "urgent"}},
+			{name: "subject"},
+			{name: "assigned_to"},
+			{name: "subscriber_id"},
+		},
+	},
+	ChannelSubscribers: {
+		eventTypes: []string{"subscriber.created", "subscriber.activated", "subscriber.suspended", "subscriber.terminated"},
+		fields: []field{
+			{name: "subscriber_id", required: true},
+			{name: "status", enum: []string{"pending", "active", "suspended", "terminated"}},
+			{name: "username"},
+			{name: "plan"},
+			{name: "reason"},
+		},
+	},
+	ChannelRadiusSessions: {
+		eventTypes: []string{"session.started", "session.updated", "session.stopped"},
+		fields: []field{
+			{name: "session_id", required: true},
+			{name: "username", required: true},
+			{name: "nas_ip"},
+			{name: "framed_ip"},
+			{name: "bytes_in", kind: kindInteger, min: num(0)},
+			{name: "bytes_out", kind: kindInteger, min: num(0)},
+			{name: "terminate_cause"},
+		},
+	},
+	ChannelJobs: {
+		eventTypes: []string{"job.created", "job.started", "job.progress", "job.retrying", "job.completed", "job.failed", "job.cancelled", "job.timeout"},
+		fields: []field{
+			{name: "job_id", required: true},
+			{name: "job_type"},
+			{name: "status"},
+			{name: "progress", kind: kindNumber, min: num(0), max: num(100)},
+			{name: "items_processed", kind: kindInteger, min: num(0)},
+			{name: "items_total", kind: kindInteger, min: num(0)},
+			{name: "message"},
+			{name: "error"},
+		},
+	},
+}
+
+// ValidChannel reports whether name is a channel.
+func ValidChannel(name string) bool { _, ok := schemas[name]; return ok }
+
+// ErrUnknownChannel is returned for a channel not in Channels.
+var ErrUnknownChannel = errors.New("unknown channel")
+
+// ErrWrongTenant is returned when an event names another tenant than the caller's.
+var ErrWrongTenant = errors.New("tenant_id differs from the caller's tenant")
+
+// ValidationError names the field that is wrong.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+func invalid(f, format string, args ...any) error {
+	return &ValidationError{Field: f, Message: fmt.Sprintf(format, args...)}
+}
+
+// normalize validates ev for channel and tenant, filling tenant_id and
+// timestamp. It returns the event type.
+func normalize(channel, tenant string, ev map[string]any, now time.Time) (string, error) {
+	sc, ok := schemas[channel]
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownChannel, channel)
+	}
+	if ev == nil {
+		return "", invalid("body", "must be a JSON object")
+	}
+	et, ok := ev["event_type"].(string)
+	if !ok || et == "" {
+		return "", invalid("event_type", "required, one of %v", sc.eventTypes)
+	}
+	if !slices.Contains(sc.eventTypes, et) {
+		return "", invalid("event_type", "must be one of %v for channel %s, got %q", sc.eventTypes, channel, et)
+	}
+	switch t := ev["tenant_id"].(type) {
+	case nil:
+		ev["tenant_id"] = tenant
+	case string:
+		if t != tenant {
+			return "", ErrWrongTenant
+		}
+	default:
+		return "", invalid("tenant_id", "must be a string")
+	}
+	switch ts := ev["timestamp"].(type) {
+	case nil:
+		ev["timestamp"] = now.UTC().Format(time.RFC3339Nano)
+	case string:
+		parsed, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return "", invalid("timestamp", "must be RFC 3339, got %q", ts)
+		}
+		ev["timestamp"] = parsed.UTC().Format(time.RFC3339Nano)
+	default:
+		return "", invalid("timestamp", "must be an RFC 3339 string")
+	}
+	for _, f := range sc.fields {
+		v, present := ev[f.name]
+		if !present || v == nil {
+			if f.required {
+				return "", invalid(f.name, "required")
+			}
+			continue
+		}
+		if err := f.check(v); err != nil {
+			return "", err
+		}
+	}
+	return et, nil
+}
+
+func (f field) check(v any) error {
+	switch f.kind {
+	case kindString:
+		s, ok := v.(string)
+		if !ok {
+			return invalid(f.name, "must be a string")
+		}
+		if f.required && s == "" {
+			return invalid(f.name, "must not be empty")
+		}
+		if f.enum != nil && !slices.Contains(f.enum, s) {
+			return invalid(f.name, "must be one of %v, got %q", f.enum, s)
+		}
+		return nil
+	}
+	n, ok := v.(float64)
+	if !ok || math.IsNaN(n) || math.IsInf(n, 0) {
+		return invalid(f.name, "must be a number")
+	}
+	if f.kind == kindInteger && n != math.Trunc(n) {
+		return invalid(f.name, "must be an integer")
+	}
+	if f.min != nil && n < *f.min {
+		return invalid(f.name, "must be at least %v", *f.min)
+	}
+	if f.max != nil && n > *f.max {
+		return invalid(f.name, "must be at most %v", *f.max)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Event is one stored event as streams deliver it.
+type Event struct {
+	// ID is the Redis Stream id: totally ordered per tenant.
+	ID      string
+	Tenant  string
+	Channel string
+	Type    string
+	// Data is the event's JSON object.
+	Data json.RawMessage
+}
+
+// envelope is the pub/sub payload that tells every process about a stored event.
+type envelope struct {
+	Tenant  string          `json:"t"`
+	ID      string          `json:"id"`
+	Channel string          `json:"c"`
+	Type    string          `json:"e"`
+	Data    json.RawMessage `json:"d"`
+}
+
+// store keeps each tenant's events in one Redis Stream (every channel, the
+// channel as a field) so that ids are totally ordered per tenant, also on
+// Cluster: each tenant's stream is one key. The key's hash tag is the tenant.
+type store struct {
+	rdb     goredis.UniversalClient
+	prefix  string // e.g. "redifx:realtime:"
+	maxLen  int64
+	ttl     time.Duration
+	channel string // the one pub/sub channel of every process
+}
+
+func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store {
+	return &store{
+		rdb:     rdb,
+		prefix:  keyPrefix + "realtime:",
+		maxLen:  int64(cfg.HistorySize * len(Channels)),
+		ttl:     cfg.HistoryTTL,
+		channel: keyPrefix + "realtime:events",
+	}
+}
+
+func (s *store) key(tenant string) string { return s.prefix + "{" + tenant + "}:stream" }
+
+// publishScript stores the event, trims the history by length and age, renews
+// the key's TTL, and announces the event — atomically, so announcements of one
+// tenant leave in id order.
+var publishScript = goredis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2], 'e', ARGV[3], 'd', ARGV[4])
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local env = cjson.encode({t = ARGV[7], id = id, c = ARGV[2], e = ARGV[3]})
+env = string.sub(env, 1, -2) .. ',"d":' .. ARGV[4] .. '}'
+redis.call('PUBLISH', ARGV[8], env)
+return id
+`)
+
+// add stores and announces one event; the id is returned once it is stored.
+func (s *store) add(ctx context.Context, tenant, channel, eventType string, data []byte) (string, error) {
+	cutoff := time.Now().Add(-s.ttl).UnixMilli()
+	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant)},
+		s.maxLen, channel, eventType, string(data), strconv.FormatInt(cutoff, 10)+"-0",
+		s.ttl.Milliseconds(), tenant, s.channel).Text()
+}
+
+// after returns up to count events of tenant after id (exclusive).
+func (s *store) after(ctx context.Context, tenant, id string, count int64) ([]Event, error) {
+	msgs, err := s.rdb.XRangeN(ctx, s.key(tenant), "("+id, "+", count).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, toEvent(tenant, m))
+	}
+	return out, nil
+}
+
+// first returns the oldest id still held, or "" when there is no history.
+func (s *store) first(ctx context.Context, tenant string) (string, error) {
+	msgs, err := s.rdb.XRangeN(ctx, s.key(tenant), "-", "+", 1).Result()
+	if err != nil || len(msgs) == 0 {
+		return "", err
+	}
+	return msgs[0].ID, nil
+}
+
+// last returns the newest id, or "0-0" when there is none.
+func (s *store) last(ctx context.Context, tenant string) (string, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, s.key(tenant), "+", "-", 1).Result()
+	if err != nil {
+		return "", err
+	}
+	if len(msgs) == 0 {
+		return "0-0", nil
+	}
+	return msgs[0].ID, nil
+}
+
+func toEvent(tenant string, m goredis.XMessage) Event {
+	str := func(k string) string { v, _ := m.Values[k].(string); return v }
+	return Event{ID: m.ID, Tenant: tenant, Channel: str("c"), Type: str("e"), Data: json.RawMessage(str("d"))}
+}
+
+// streamID is a parsed Redis Stream id.
+type streamID struct{ ms, seq uint64 }
+
+func parseID(s string) (streamID, error) {
+	msPart, seqPart, ok := strings.Cut(s, "-")
+	ms, err1 := strconv.ParseUint(msPart, 10, 64)
+	seq, err2 := strconv.ParseUint(seqPart, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return streamID{}, fmt.Errorf("not an event id: %q", s)
+	}
+	return streamID{ms, seq}, nil
+}
+
+func (a streamID) less(b streamID) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
+// idLess compares two valid ids.
+func idLess(a, b string) bool {
+	pa, _ := parseID(a)
+	pb, _ := parseID(b)
+	return pa.less(pb)
+}
