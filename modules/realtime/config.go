@@ -49,7 +49,9 @@ func DefaultConfig() Config {
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
-	bad := func(key, format string, args ...any) { errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...))) }
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...)))
+	}
 	if c.HistorySize < 1 {
 		bad("history_size", "must be at least 1, got %d", c.HistorySize)
 	}

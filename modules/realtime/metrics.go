@@ -11,7 +11,9 @@ type Collector struct {
 
 // NewCollector returns a collector over h.
 func NewCollector(h *Hub) *Collector {
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc("redifx_realtime_"+name, help, nil, nil) }
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("redifx_realtime_"+name, help, nil, nil)
+	}
 	return &Collector{
 		h:            h,
 		clients:      d("clients_connected", "Open event streams in this process."),
