@@ -43,7 +43,9 @@ type option func(*realtime.Config, *redis.Config)
 func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
 	t.Helper()
 	rcfg := redis.DefaultConfig()
-	rcfg.URL = redisURL
+	if redisURL != "" {
+		rcfg.URL = redisURL
+	}
 	rcfg.EmbeddedFallback = false
 	rcfg.HealthInterval, rcfg.ReconnectInterval = 100*time.Millisecond, 100*time.Millisecond
 	rcfg.StartupWait = time.Second

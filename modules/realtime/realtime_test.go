@@ -13,6 +13,7 @@ import (
 
 	"github.com/redifx/redifx/modules/realtime"
 	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/redistest"
 )
 
 const (
@@ -493,5 +494,37 @@ func TestPublisherInterface(t *testing.T) {
 	}
 	if _, err := in.pub.Publish(t.Context(), "acme", "jobs", map[string]any{"event_type": "job.progress"}); err == nil {
 		t.Error("invalid event accepted")
+	}
+}
+
+func TestOnRedisCluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	in := startInstance(t, "", func(_ *realtime.Config, r *redis.Config) {
+		r.URL, r.Mode, r.Addrs = "", redis.ModeCluster, cl.Addrs()
+	})
+	var clients []*sseClient
+	var tenants []string
+	for i := range 6 { // tenants whose streams land in different slots
+		tenant := fmt.Sprint("tenant-", i)
+		tenants = append(tenants, tenant)
+		c := connect(t, in.base+"/api/v1/realtime/events", token(t, tenant, readPerm))
+		c.skipPreamble(t)
+		clients = append(clients, c)
+	}
+	for i, tenant := range tenants {
+		id := mustPublish(t, in.base, token(t, tenant, pubPerm), "alerts", alert(tenant))
+		ev := clients[i].next(t, 3*time.Second)
+		if ev.ID != id || !strings.Contains(ev.Data, `"tenant_id":"`+tenant+`"`) {
+			t.Fatalf("%s: %+v", tenant, ev)
+		}
+		// Resume on Cluster too.
+		r := connect(t, in.base+"/api/v1/realtime/alerts", token(t, tenant, readPerm), "Last-Event-ID", "0-1")
+		r.skipPreamble(t)
+		if ev := r.next(t, 2*time.Second); ev.Event != "reset" {
+			t.Fatalf("resume: %+v", ev)
+		}
+		if ev := r.next(t, 2*time.Second); ev.ID != id {
+			t.Fatalf("resume: %+v", ev)
+		}
 	}
 }

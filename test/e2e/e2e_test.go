@@ -338,3 +338,55 @@ func TestTokenCommandMintsATokenTheServiceAccepts(t *testing.T) {
 		t.Errorf("production: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+func TestRealtimeWithCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	srv := redistest.Start(t)
+	env := []string{"ENVIRONMENT=test", "REDIS__URL=" + srv.URL(), "REALTIME__HEARTBEAT_INTERVAL=1s"}
+	p := start(t, nil, env...)
+	p.waitReady(t)
+	mint := func(perm string) string {
+		code, out, errOut := runCmd(t, []string{"ENVIRONMENT=test", "AUTH__JWT_SECRET=" + testSecret}, "token", "--sub", "ops", "--tenant", "acme", "--perm", perm)
+		if code != 0 {
+			t.Fatalf("token: %s", errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	curl := exec.Command("curl", "-N", "-s", "-H", "Authorization: Bearer "+mint("realtime.read"), p.base+"/api/v1/realtime/alerts")
+	out := &syncBuf{}
+	curl.Stdout = out
+	if err := curl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = curl.Process.Kill(); _ = curl.Wait() }()
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("curl output lacks %q:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("event: connected")
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/api/v1/realtime/alerts",
+		strings.NewReader(`{"event_type":"alert.raised","alert_id":"A-1","severity":"critical","message":"fibre cut"}`))
+	req.Header.Set("Authorization", "Bearer "+mint("realtime.publish"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("publish: %d", resp.StatusCode)
+	}
+	waitFor("id: " + body["id"] + "\nevent: alert.raised\ndata: {")
+	waitFor("fibre cut")
+	waitFor(": heartbeat")
+}
