@@ -68,7 +68,7 @@ var schemas = map[string]channelSchema{
 			{name: "alert_id", required: true},
 			{name: "severity", required: true, enum: []string{"info", "warning", "error", "critical"}},
 			{name: "message", required: true},
-			{name: "source"},
+			{name: "origin"},
 			{name: "resource_id"},
 		},
 	},
@@ -157,6 +157,9 @@ func normalize(channel, tenant string, ev map[string]any, now time.Time) (string
 	}
 	if !slices.Contains(sc.eventTypes, et) {
 		return "", invalid("event_type", "must be one of %v for channel %s, got %q", sc.eventTypes, channel, et)
+	}
+	if _, ok := ev["source"]; ok {
+		return "", invalid("source", "is reserved: /events adds it to name the channel")
 	}
 	switch t := ev["tenant_id"].(type) {
 	case nil:
