@@ -9,6 +9,7 @@ import (
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
+	"github.com/redifx/redifx/modules/jobs"
 	"github.com/redifx/redifx/modules/logging"
 	"github.com/redifx/redifx/modules/realtime"
 	"github.com/redifx/redifx/modules/redis"
@@ -24,6 +25,7 @@ type Config struct {
 	HTTP        httpserver.Config  `koanf:"http"`
 	Auth        auth.Config        `koanf:"auth"`
 	Realtime    realtime.Config    `koanf:"realtime"`
+	Jobs        jobs.Config        `koanf:"jobs"`
 }
 
 // DefaultConfig returns every module's defaults.
@@ -35,6 +37,7 @@ func DefaultConfig() Config {
 		HTTP:        httpserver.DefaultConfig(),
 		Auth:        auth.DefaultConfig(),
 		Realtime:    realtime.DefaultConfig(),
+		Jobs:        jobs.DefaultConfig(),
 	}
 }
 
@@ -57,10 +60,10 @@ func (c Config) StartTimeout() time.Duration {
 }
 
 // StopTimeout is Fx's stop timeout: the HTTP drain (drain delay plus shutdown
-// timeout) and every later module's grace, so a drain always completes and
-// Redis is still closed last.
+// timeout) and every later module's grace (the jobs shutdown grace), so a drain
+// always completes and Redis is still closed last.
 func (c Config) StopTimeout() time.Duration {
-	return c.HTTP.StopBudget() + margin
+	return c.HTTP.StopBudget() + c.Jobs.StopBudget() + margin
 }
 
 // Options is the whole application, for fx.New. version is shown by /health.
@@ -76,6 +79,10 @@ func Options(cfg *Config, version string) fx.Option {
 		redis.Module,
 		auth.Module,
 		realtime.Module,
+		fx.Provide(func(p realtime.Publisher) jobs.EventPublisher { return p }),
+		jobs.Module,
+		jobs.AsHandler("noop", jobs.NoopHandler),
+		jobs.AsHandler("sleep", jobs.SleepHandler),
 		httpserver.Module,
 	)
 }

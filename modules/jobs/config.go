@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+)
+
+// Config is the "jobs" section.
+type Config struct {
+	// Concurrency is how many jobs this process runs at once.
+	Concurrency int `koanf:"concurrency"`
+	// Lease is how long a worker owns a job without renewing; a worker that
+	// dies loses its jobs to another worker within Lease + SweepInterval.
+	Lease time.Duration `koanf:"lease"`
+	// SweepInterval is how often expired leases, due retries and expired jobs
+	// are handled.
+	SweepInterval time.Duration `koanf:"sweep_interval"`
+	// ShutdownGrace is how long running jobs get to finish at stop before they
+	// are cancelled and put back.
+	ShutdownGrace time.Duration `koanf:"shutdown_grace"`
+	// Retention is how long finished jobs are kept.
+	Retention time.Duration `koanf:"retention"`
+	// MaxPendingPerTenant bounds a tenant's pending jobs (429 beyond).
+	MaxPendingPerTenant int `koanf:"max_pending_per_tenant"`
+	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff (with
+	// jitter) between failed attempts.
+	RetryBaseDelay time.Duration `koanf:"retry_base_delay"`
+	RetryMaxDelay  time.Duration `koanf:"retry_max_delay"`
+	// ProgressInterval throttles stored progress updates.
+	ProgressInterval time.Duration `koanf:"progress_interval"`
+	// SchedulerInterval is how often each replica looks for due schedules.
+	SchedulerInterval time.Duration `koanf:"scheduler_interval"`
+	// Workers turns this process's workers and scheduler on (the API works
+	// either way).
+	Workers bool `koanf:"workers"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Concurrency:         10,
+		Lease:               30 * time.Second,
+		SweepInterval:       time.Second,
+		ShutdownGrace:       10 * time.Second,
+		Retention:           7 * 24 * time.Hour,
+		MaxPendingPerTenant: 10000,
+		RetryBaseDelay:      time.Second,
+		RetryMaxDelay:       5 * time.Minute,
+		ProgressInterval:    500 * time.Millisecond,
+		SchedulerInterval:   250 * time.Millisecond,
+		Workers:             true,
+	}
+}
+
+// Validate checks every field.
+func (c *Config) Validate(config.Environment) error {
+	var errs []error
+	bad := func(key, format string, args ...any) { errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...))) }
+	if c.Concurrency < 1 || c.Concurrency > 1000 {
+		bad("concurrency", "must be between 1 and 1000, got %d", c.Concurrency)
+	}
+	for key, d := range map[string]time.Duration{
+		"lease": c.Lease, "sweep_interval": c.SweepInterval, "retention": c.Retention,
+		"retry_base_delay": c.RetryBaseDelay, "retry_max_delay": c.RetryMaxDelay,
+		"progress_interval": c.ProgressInterval, "scheduler_interval": c.SchedulerInterval,
+	} {
+		if d <= 0 {
+			bad(key, "must be positive, got %s", d)
+		}
+	}
+	if c.Lease > 0 && c.Lease < 500*time.Millisecond {
+		bad("lease", "must be at least 500ms, got %s", c.Lease)
+	}
+	if c.ShutdownGrace < 0 {
+		bad("shutdown_grace", "must not be negative, got %s", c.ShutdownGrace)
+	}
+	if c.MaxPendingPerTenant < 1 {
+		bad("max_pending_per_tenant", "must be at least 1, got %d", c.MaxPendingPerTenant)
+	}
+	return errors.Join(errs...)
+}

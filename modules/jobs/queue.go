@@ -1,0 +1,403 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redifx/redifx/modules/redis"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Errors the queue returns; the HTTP layer maps them to statuses.
+var (
+	ErrNotFound       = errors.New("job not found")
+	ErrConflict       = errors.New("the job's status does not allow this")
+	ErrIdempotency    = errors.New("idempotency key reused with a different request")
+	ErrTenantFull     = errors.New("too many pending jobs for this tenant")
+	ErrUnknownJobType = errors.New("unknown job type")
+)
+
+// idempotencyTTL is how long an Idempotency-Key is remembered.
+const idempotencyTTL = 24 * time.Hour
+
+// EventPublisher receives job events (job.created, job.progress …) for the
+// realtime "jobs" channel. realtime.Publisher satisfies it; jobs works without.
+type EventPublisher interface {
+	Publish(ctx context.Context, tenant, channel string, event map[string]any) (string, error)
+}
+
+// Queue is the job store and API: plain Go over Redis.
+type Queue struct {
+	cfg   Config
+	rdb   goredis.UniversalClient
+	mgr   *redis.Manager
+	base  string // "<prefix>{jobs}:"
+	meta  string // routes every script
+	types func() []string
+	regs  []Registration // set by the Fx module for its worker
+	pub   EventPublisher
+	log   *zap.Logger
+	now   func() time.Time
+}
+
+// NewQueue builds a queue over the manager's default client. types lists the
+// registered job types (for validation); pub may be nil.
+func NewQueue(cfg Config, mgr *redis.Manager, types func() []string, pub EventPublisher, log *zap.Logger) *Queue {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	base := mgr.Prefix(redis.ClientDefault) + "{jobs}:"
+	return &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, base: base, meta: base + "meta", types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreateRequest is the body of POST /api/v1/jobs.
+type CreateRequest struct {
+	JobType        string          `json:"job_type"`
+	Title          string          `json:"title"`
+	Description    string          `json:"description"`
+	Parameters     json.RawMessage `json:"parameters"`
+	Priority       string          `json:"priority"`
+	MaxRetries     *int            `json:"max_retries"`
+	TimeoutSeconds *int            `json:"timeout_seconds"`
+	ItemsTotal     *int64          `json:"items_total"`
+	RunAt          *time.Time      `json:"run_at"`
+}
+
+// FieldError names the invalid field of a request.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+func fieldErr(f, format string, args ...any) error {
+	return &FieldError{Field: f, Message: fmt.Sprintf(format, args...)}
+}
+
+// validate fills defaults and checks r.
+func (q *Queue) validate(r *CreateRequest) error {
+	if r.JobType == "" {
+		return fieldErr("job_type", "required; registered types: %v", q.types())
+	}
+	if !slices.Contains(q.types(), r.JobType) {
+		return fmt.Errorf("%w %q; registered types: %v", ErrUnknownJobType, r.JobType, q.types())
+	}
+	if r.Title == "" {
+		return fieldErr("title", "required")
+	}
+	if len(r.Title) > 500 {
+		return fieldErr("title", "must be at most 500 characters")
+	}
+	if r.Priority == "" {
+		r.Priority = "normal"
+	}
+	if !slices.Contains(Priorities, r.Priority) {
+		return fieldErr("priority", "must be one of %v, got %q", Priorities, r.Priority)
+	}
+	if r.MaxRetries == nil {
+		r.MaxRetries = ptr(3)
+	}
+	if *r.MaxRetries < 0 || *r.MaxRetries > 100 {
+		return fieldErr("max_retries", "must be between 0 and 100")
+	}
+	if r.TimeoutSeconds == nil {
+		r.TimeoutSeconds = ptr(300)
+	}
+	if *r.TimeoutSeconds < 1 || *r.TimeoutSeconds > 7*24*3600 {
+		return fieldErr("timeout_seconds", "must be between 1 and 604800")
+	}
+	if r.ItemsTotal != nil && *r.ItemsTotal < 0 {
+		return fieldErr("items_total", "must not be negative")
+	}
+	if len(r.Parameters) == 0 || string(r.Parameters) == "null" {
+		r.Parameters = json.RawMessage("{}")
+	}
+	if r.Parameters[0] != '{' {
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// jobFields is the initial hash of a job.
+func jobFields(id, tenant, createdBy string, r *CreateRequest, now time.Time, retryOf, scheduleID string) []any {
+	var itemsTotal int64
+	if r.ItemsTotal != nil {
+		itemsTotal = *r.ItemsTotal
+	}
+	runAt := int64(0)
+	if r.RunAt != nil {
+		runAt = r.RunAt.UnixMilli()
+	}
+	return []any{
+		"id", id, "tenant_id", tenant, "job_type", r.JobType, "status", string(StatusPending),
+		"title", r.Title, "description", r.Description, "priority", r.Priority,
+		"parameters", string(r.Parameters), "progress_percent", "0", "items_total", itemsTotal,
+		"items_processed", 0, "items_succeeded", 0, "items_failed", 0, "attempts", 0, "recoveries", 0,
+		"max_retries", *r.MaxRetries, "timeout_seconds", *r.TimeoutSeconds, "retry_of", retryOf,
+		"scheduled_job_id", scheduleID, "created_by", createdBy, "created_at", now.UnixMilli(), "run_at", runAt,
+	}
+}
+
+// Enqueue validates and stores a job. With an idempotency key, the same key
+// and request from the same tenant within 24 h return the first job and
+// existing=true; a different request returns ErrIdempotency.
+func (q *Queue) Enqueue(ctx context.Context, tenant, createdBy string, r CreateRequest, idemKey string) (job *Job, existing bool, err error) {
+	if err := q.validate(&r); err != nil {
+		return nil, false, err
+	}
+	return q.enqueue(ctx, tenant, createdBy, r, idemKey, "")
+}
+
+func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateRequest, idemKey, retryOf string) (*Job, bool, error) {
+	if err := q.mgr.Err(); err != nil {
+		return nil, false, err
+	}
+	now := q.now()
+	id := newID()
+	var idemHash string
+	if idemKey != "" {
+		canon, _ := json.Marshal(r)
+		sum := sha256.Sum256(canon)
+		idemHash = hex.EncodeToString(sum[:])
+	}
+	runAt := int64(0)
+	if r.RunAt != nil {
+		runAt = r.RunAt.UnixMilli()
+	}
+	args := []any{q.base, id, tenant, now.UnixMilli(), q.cfg.MaxPendingPerTenant, idemKey, idemHash,
+		idempotencyTTL.Milliseconds(), runAt, r.Priority}
+	args = append(args, jobFields(id, tenant, createdBy, &r, now, retryOf, "")...)
+	res, err := enqueueScript.Run(ctx, q.rdb, []string{q.meta}, args...).StringSlice()
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	switch res[0] {
+	case "dup":
+		j, err := q.Get(ctx, tenant, res[1])
+		return j, true, err
+	case "conflict":
+		return nil, false, ErrIdempotency
+	case "full":
+		return nil, false, ErrTenantFull
+	}
+	j, err := q.Get(ctx, tenant, id)
+	if err == nil {
+		q.emit(ctx, j, "job.created", nil)
+	}
+	return j, false, err
+}
+
+// unavailable marks Redis failures so handlers answer 503.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, redis.ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", redis.ErrUnavailable, err)
+}
+
+// Get returns tenant's job id; another tenant's job is ErrNotFound.
+func (q *Queue) Get(ctx context.Context, tenant, id string) (*Job, error) {
+	h, err := q.rdb.HGetAll(ctx, q.base+"job:"+id).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(h) == 0 || h["tenant_id"] != tenant {
+		return nil, ErrNotFound
+	}
+	return jobFromHash(h), nil
+}
+
+// getAny reads a job without a tenant check (workers).
+func (q *Queue) getAny(ctx context.Context, id string) (*Job, error) {
+	h, err := q.rdb.HGetAll(ctx, q.base+"job:"+id).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(h) == 0 {
+		return nil, ErrNotFound
+	}
+	return jobFromHash(h), nil
+}
+
+// Filter narrows List.
+type Filter struct {
+	JobType string
+	Status  Status
+}
+
+// tenantJobs reads every job of tenant, newest first. The index holds at most
+// the retention window of jobs.
+func (q *Queue) tenantJobs(ctx context.Context, tenant string) ([]*Job, error) {
+	ids, err := q.rdb.ZRevRange(ctx, q.base+"t:"+tenant, 0, -1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]*Job, 0, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		cmds := make([]*goredis.MapStringStringCmd, len(chunk))
+		_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range chunk {
+				cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		for _, c := range cmds {
+			if h := c.Val(); len(h) > 0 && h["tenant_id"] == tenant {
+				out = append(out, jobFromHash(h))
+			}
+		}
+	}
+	return out, nil
+}
+
+// List returns one page of tenant's jobs matching f, newest first, and the
+// total that match.
+func (q *Queue) List(ctx context.Context, tenant string, f Filter, page, pageSize int) ([]*Job, int, error) {
+	all, err := q.tenantJobs(ctx, tenant)
+	if err != nil {
+		return nil, 0, err
+	}
+	matched := all[:0]
+	for _, j := range all {
+		if (f.JobType == "" || j.JobType == f.JobType) && (f.Status == "" || j.Status == f.Status) {
+			matched = append(matched, j)
+		}
+	}
+	sort.SliceStable(matched, func(a, b int) bool { return matched[a].CreatedAt.After(*matched[b].CreatedAt) })
+	from := min((page-1)*pageSize, len(matched))
+	to := min(from+pageSize, len(matched))
+	return matched[from:to], len(matched), nil
+}
+
+// Statistics summarises a tenant's jobs.
+type Statistics struct {
+	Total              int            `json:"total"`
+	ByStatus           map[Status]int `json:"by_status"`
+	AvgDurationSeconds *float64       `json:"avg_duration_seconds"`
+	ItemsTotal         int64          `json:"items_total"`
+	ItemsProcessed     int64          `json:"items_processed"`
+	ItemsSucceeded     int64          `json:"items_succeeded"`
+	ItemsFailed        int64          `json:"items_failed"`
+	// SuccessRate is completed / (completed + failed + timeout), null when
+	// nothing has finished that way.
+	SuccessRate *float64 `json:"success_rate"`
+}
+
+// Statistics computes counts by status, average duration, item totals and
+// success rate for tenant.
+func (q *Queue) Statistics(ctx context.Context, tenant string) (Statistics, error) {
+	all, err := q.tenantJobs(ctx, tenant)
+	if err != nil {
+		return Statistics{}, err
+	}
+	s := Statistics{ByStatus: map[Status]int{}}
+	for _, st := range Statuses {
+		s.ByStatus[st] = 0
+	}
+	var durSum float64
+	var durN int
+	for _, j := range all {
+		s.Total++
+		s.ByStatus[j.Status]++
+		s.ItemsTotal += j.ItemsTotal
+		s.ItemsProcessed += j.ItemsProcessed
+		s.ItemsSucceeded += j.ItemsSucceeded
+		s.ItemsFailed += j.ItemsFailed
+		if d, ok := j.Duration(); ok && j.Status == StatusCompleted {
+			durSum += d.Seconds()
+			durN++
+		}
+	}
+	if durN > 0 {
+		s.AvgDurationSeconds = ptr(durSum / float64(durN))
+	}
+	if done := s.ByStatus[StatusCompleted] + s.ByStatus[StatusFailed] + s.ByStatus[StatusTimeout]; done > 0 {
+		s.SuccessRate = ptr(float64(s.ByStatus[StatusCompleted]) / float64(done))
+	}
+	return s, nil
+}
+
+// Cancel cancels a pending or retrying job at once, or asks the worker running
+// it to stop (the status becomes cancelled when its handler returns).
+func (q *Queue) Cancel(ctx context.Context, tenant, id string) (*Job, error) {
+	if err := q.mgr.Err(); err != nil {
+		return nil, err
+	}
+	res, err := cancelScript.Run(ctx, q.rdb, []string{q.meta}, q.base, id, tenant, q.now().UnixMilli(), q.cfg.Retention.Milliseconds()).Text()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	switch res {
+	case "notfound":
+		return nil, ErrNotFound
+	case "conflict":
+		return nil, ErrConflict
+	}
+	j, err := q.Get(ctx, tenant, id)
+	if err == nil && res == "cancelled" {
+		q.emit(ctx, j, "job.cancelled", nil)
+	}
+	return j, err
+}
+
+// Retry creates a new pending job from a failed, cancelled or timed-out one,
+// with retry_of set.
+func (q *Queue) Retry(ctx context.Context, tenant, id, createdBy string) (*Job, error) {
+	old, err := q.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if old.Status != StatusFailed && old.Status != StatusCancelled && old.Status != StatusTimeout {
+		return nil, ErrConflict
+	}
+	r := CreateRequest{
+		JobType: old.JobType, Title: old.Title, Description: old.Description, Parameters: old.Parameters,
+		Priority: old.Priority, MaxRetries: ptr(old.MaxRetries), TimeoutSeconds: ptr(old.TimeoutSeconds),
+		ItemsTotal: ptr(old.ItemsTotal),
+	}
+	j, _, err := q.enqueue(ctx, tenant, createdBy, r, "", id)
+	return j, err
+}
+
+// emit publishes a job event when a publisher is wired; failures are logged
+// only — events are a view, the job's hash is the truth.
+func (q *Queue) emit(ctx context.Context, j *Job, eventType string, extra map[string]any) {
+	if q.pub == nil {
+		return
+	}
+	ev := map[string]any{
+		"event_type": eventType, "job_id": j.ID, "job_type": j.JobType, "status": string(j.Status),
+		"progress": j.ProgressPct, "items_processed": j.ItemsProcessed, "items_total": j.ItemsTotal,
+	}
+	for k, v := range extra {
+		ev[k] = v
+	}
+	if _, err := q.pub.Publish(ctx, j.TenantID, "jobs", ev); err != nil {
+		q.log.Debug("jobs.event_not_published", zap.String("job_id", j.ID), zap.String("event", eventType), zap.Error(err))
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

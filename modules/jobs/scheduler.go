@@ -1,0 +1,447 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Misfire policies: what a schedule does about slots missed during an outage.
+const (
+	MisfireFireOnce = "fire_once" // one run for all missed slots
+	MisfireSkip     = "skip"      // no run for missed slots
+)
+
+// Schedule is a recurring job.
+type Schedule struct {
+	ID                string          `json:"id"`
+	TenantID          string          `json:"tenant_id"`
+	Name              string          `json:"name"`
+	JobType           string          `json:"job_type"`
+	CronExpression    *string         `json:"cron_expression"`
+	IntervalSeconds   *int64          `json:"interval_seconds"`
+	Timezone          string          `json:"timezone"`
+	IsActive          bool            `json:"is_active"`
+	MaxConcurrentRuns int             `json:"max_concurrent_runs"`
+	Priority          string          `json:"priority"`
+	MaxRetries        int             `json:"max_retries"`
+	TimeoutSeconds    int             `json:"timeout_seconds"`
+	Parameters        json.RawMessage `json:"parameters"`
+	MisfirePolicy     string          `json:"misfire_policy"`
+	NextRunAt         *time.Time      `json:"next_run_at"`
+	LastRunAt         *time.Time      `json:"last_run_at"`
+	TotalRuns         int64           `json:"total_runs"`
+	SuccessfulRuns    int64           `json:"successful_runs"`
+	FailedRuns        int64           `json:"failed_runs"`
+	SkippedRuns       int64           `json:"skipped_runs"`
+	CreatedBy         string          `json:"created_by"`
+	CreatedAt         *time.Time      `json:"created_at"`
+	anchor            int64           // interval schedules: slots are anchor + k*interval (ms)
+}
+
+// ScheduleRequest is the body of POST and PATCH on scheduled-jobs; on PATCH
+// absent fields keep their value.
+type ScheduleRequest struct {
+	Name              *string          `json:"name"`
+	JobType           *string          `json:"job_type"`
+	CronExpression    *string          `json:"cron_expression"`
+	IntervalSeconds   *int64           `json:"interval_seconds"`
+	Timezone          *string          `json:"timezone"`
+	IsActive          *bool            `json:"is_active"`
+	MaxConcurrentRuns *int             `json:"max_concurrent_runs"`
+	Priority          *string          `json:"priority"`
+	MaxRetries        *int             `json:"max_retries"`
+	TimeoutSeconds    *int             `json:"timeout_seconds"`
+	Parameters        *json.RawMessage `json:"parameters"`
+	MisfirePolicy     *string          `json:"misfire_policy"`
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// timing computes a schedule's slots.
+type timing struct {
+	cron     cron.Schedule
+	loc      *time.Location
+	interval time.Duration
+	anchor   time.Time
+}
+
+// next returns the first slot strictly after t.
+func (tm timing) next(t time.Time) time.Time {
+	if tm.cron != nil {
+		return tm.cron.Next(t.In(tm.loc)).UTC()
+	}
+	if t.Before(tm.anchor) {
+		return tm.anchor
+	}
+	k := t.Sub(tm.anchor)/tm.interval + 1
+	return tm.anchor.Add(k * tm.interval)
+}
+
+func (s *Schedule) timing() (timing, error) {
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		return timing{}, fieldErr("timezone", "unknown time zone %q", s.Timezone)
+	}
+	if s.CronExpression != nil {
+		c, err := cronParser.Parse(*s.CronExpression)
+		if err != nil {
+			return timing{}, fieldErr("cron_expression", "%v", err)
+		}
+		return timing{cron: c, loc: loc}, nil
+	}
+	return timing{loc: loc, interval: time.Duration(*s.IntervalSeconds) * time.Second, anchor: time.UnixMilli(s.anchor)}, nil
+}
+
+// apply merges r into s and validates the result.
+func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest, creating bool) error {
+	if r.Name != nil {
+		s.Name = *r.Name
+	}
+	if r.JobType != nil {
+		s.JobType = *r.JobType
+	}
+	if r.CronExpression != nil || r.IntervalSeconds != nil {
+		s.CronExpression, s.IntervalSeconds = r.CronExpression, r.IntervalSeconds
+	}
+	if r.Timezone != nil {
+		s.Timezone = *r.Timezone
+	}
+	if r.IsActive != nil {
+		s.IsActive = *r.IsActive
+	}
+	if r.MaxConcurrentRuns != nil {
+		s.MaxConcurrentRuns = *r.MaxConcurrentRuns
+	}
+	if r.Priority != nil {
+		s.Priority = *r.Priority
+	}
+	if r.MaxRetries != nil {
+		s.MaxRetries = *r.MaxRetries
+	}
+	if r.TimeoutSeconds != nil {
+		s.TimeoutSeconds = *r.TimeoutSeconds
+	}
+	if r.Parameters != nil {
+		s.Parameters = *r.Parameters
+	}
+	if r.MisfirePolicy != nil {
+		s.MisfirePolicy = *r.MisfirePolicy
+	}
+	if s.Name == "" {
+		return fieldErr("name", "required")
+	}
+	if s.JobType == "" {
+		return fieldErr("job_type", "required; registered types: %v", q.types())
+	}
+	if !slices.Contains(q.types(), s.JobType) {
+		return fieldErr("job_type", "unknown job type %q; registered types: %v", s.JobType, q.types())
+	}
+	switch {
+	case s.CronExpression != nil && s.IntervalSeconds != nil:
+		return fieldErr("cron_expression", "give exactly one of cron_expression and interval_seconds")
+	case s.CronExpression == nil && s.IntervalSeconds == nil:
+		return fieldErr("cron_expression", "give exactly one of cron_expression and interval_seconds")
+	case s.IntervalSeconds != nil && *s.IntervalSeconds < 1:
+		return fieldErr("interval_seconds", "must be at least 1")
+	}
+	if s.MaxConcurrentRuns < 1 {
+		return fieldErr("max_concurrent_runs", "must be at least 1")
+	}
+	if !slices.Contains(Priorities, s.Priority) {
+		return fieldErr("priority", "must be one of %v", Priorities)
+	}
+	if s.MaxRetries < 0 || s.MaxRetries > 100 {
+		return fieldErr("max_retries", "must be between 0 and 100")
+	}
+	if s.TimeoutSeconds < 1 || s.TimeoutSeconds > 7*24*3600 {
+		return fieldErr("timeout_seconds", "must be between 1 and 604800")
+	}
+	if len(s.Parameters) == 0 || string(s.Parameters) == "null" {
+		s.Parameters = json.RawMessage("{}")
+	}
+	if s.Parameters[0] != '{' {
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	if s.MisfirePolicy != MisfireFireOnce && s.MisfirePolicy != MisfireSkip {
+		return fieldErr("misfire_policy", "must be fire_once or skip")
+	}
+	_, err := s.timing()
+	return err
+}
+
+func (q *Queue) scheduleKey(id string) string { return q.base + "s:" + id }
+
+// CreateSchedule validates and stores a schedule for tenant.
+func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r ScheduleRequest) (*Schedule, error) {
+	now := q.now()
+	s := &Schedule{
+		ID: newID(), TenantID: tenant, Timezone: "UTC", IsActive: true, MaxConcurrentRuns: 1, Priority: "normal",
+		MaxRetries: 3, TimeoutSeconds: 300, MisfirePolicy: MisfireFireOnce, CreatedBy: createdBy, CreatedAt: &now,
+		anchor: now.UnixMilli(),
+	}
+	if err := q.applySchedule(s, r, true); err != nil {
+		return nil, err
+	}
+	if err := q.mgr.Err(); err != nil {
+		return nil, err
+	}
+	if err := q.saveSchedule(ctx, s, true); err != nil {
+		return nil, err
+	}
+	return q.GetSchedule(ctx, tenant, s.ID)
+}
+
+// saveSchedule writes s; when reschedule is set the next run is computed from
+// now (and the schedule is (de)listed as due).
+func (q *Queue) saveSchedule(ctx context.Context, s *Schedule, reschedule bool) error {
+	tm, err := s.timing()
+	if err != nil {
+		return err
+	}
+	fields := []any{
+		"id", s.ID, "tenant_id", s.TenantID, "name", s.Name, "job_type", s.JobType,
+		"cron_expression", deref(s.CronExpression), "interval_seconds", derefInt(s.IntervalSeconds),
+		"timezone", s.Timezone, "is_active", boolStr(s.IsActive), "max_concurrent_runs", s.MaxConcurrentRuns,
+		"priority", s.Priority, "max_retries", s.MaxRetries, "timeout_seconds", s.TimeoutSeconds,
+		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
+		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
+	}
+	key := q.scheduleKey(s.ID)
+	_, err = q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, key, fields...)
+		p.ZAdd(ctx, q.base+"s:t:"+s.TenantID, goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
+		if reschedule {
+			if s.IsActive {
+				next := tm.next(q.now()).UnixMilli()
+				p.HSet(ctx, key, "next_run_at", next)
+				p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(next), Member: s.ID})
+			} else {
+				p.HSet(ctx, key, "next_run_at", "")
+				p.ZRem(ctx, q.base+"s:due", s.ID)
+			}
+		}
+		return nil
+	})
+	return unavailable(err)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(n *int64) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+func scheduleFromHash(h map[string]string) *Schedule {
+	s := &Schedule{
+		ID: h["id"], TenantID: h["tenant_id"], Name: h["name"], JobType: h["job_type"], Timezone: h["timezone"],
+		IsActive: h["is_active"] == "1", MaxConcurrentRuns: int(atoi64(h["max_concurrent_runs"])), Priority: h["priority"],
+		MaxRetries: int(atoi64(h["max_retries"])), TimeoutSeconds: int(atoi64(h["timeout_seconds"])),
+		Parameters: rawOrNull(h["parameters"]), MisfirePolicy: h["misfire_policy"], CreatedBy: h["created_by"],
+		TotalRuns: atoi64(h["total_runs"]), SuccessfulRuns: atoi64(h["successful_runs"]), FailedRuns: atoi64(h["failed_runs"]),
+		SkippedRuns: atoi64(h["skipped_runs"]), anchor: atoi64(h["anchor"]),
+	}
+	if c := h["cron_expression"]; c != "" {
+		s.CronExpression = &c
+	}
+	if iv := h["interval_seconds"]; iv != "" {
+		n := atoi64(iv)
+		s.IntervalSeconds = &n
+	}
+	s.NextRunAt = msTime(h["next_run_at"])
+	s.LastRunAt = msTime(h["last_run_at"])
+	s.CreatedAt = msTime(h["created_at"])
+	return s
+}
+
+// GetSchedule returns tenant's schedule id (ErrNotFound for another tenant's).
+func (q *Queue) GetSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
+	h, err := q.rdb.HGetAll(ctx, q.scheduleKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(h) == 0 || h["tenant_id"] != tenant {
+		return nil, ErrNotFound
+	}
+	return scheduleFromHash(h), nil
+}
+
+// ListSchedules returns tenant's schedules, newest first.
+func (q *Queue) ListSchedules(ctx context.Context, tenant string) ([]*Schedule, error) {
+	ids, err := q.rdb.ZRevRange(ctx, q.base+"s:t:"+tenant, 0, -1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]*Schedule, 0, len(ids))
+	for _, id := range ids {
+		s, err := q.GetSchedule(ctx, tenant, id)
+		if err == nil {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// UpdateSchedule applies r; a change of timing, time zone or activity
+// recomputes the next run from now.
+func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r ScheduleRequest) (*Schedule, error) {
+	s, err := q.GetSchedule(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.applySchedule(s, r, false); err != nil {
+		return nil, err
+	}
+	reschedule := r.CronExpression != nil || r.IntervalSeconds != nil || r.Timezone != nil || r.IsActive != nil
+	if r.CronExpression != nil || r.IntervalSeconds != nil {
+		s.anchor = q.now().UnixMilli()
+	}
+	if err := q.saveSchedule(ctx, s, reschedule); err != nil {
+		return nil, err
+	}
+	return q.GetSchedule(ctx, tenant, id)
+}
+
+// ToggleSchedule flips is_active.
+func (q *Queue) ToggleSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
+	s, err := q.GetSchedule(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	active := !s.IsActive
+	return q.UpdateSchedule(ctx, tenant, id, ScheduleRequest{IsActive: &active})
+}
+
+// DeleteSchedule removes a schedule; jobs it created stay.
+func (q *Queue) DeleteSchedule(ctx context.Context, tenant, id string) error {
+	if _, err := q.GetSchedule(ctx, tenant, id); err != nil {
+		return err
+	}
+	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, q.scheduleKey(id), q.base+"s:active:"+id)
+		p.ZRem(ctx, q.base+"s:t:"+tenant, id)
+		p.ZRem(ctx, q.base+"s:due", id)
+		return nil
+	})
+	return unavailable(err)
+}
+
+// Scheduler fires due schedules. Every replica runs one; the fire script's
+// compare-and-set on next_run_at makes each (schedule, slot) fire once.
+type Scheduler struct {
+	q      *Queue
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewScheduler builds a scheduler over q.
+func NewScheduler(q *Queue) *Scheduler { return &Scheduler{q: q} }
+
+// Start runs the scheduling loop until Stop.
+func (s *Scheduler) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(s.q.cfg.SchedulerInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.tick(ctx)
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop ends the loop.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Scheduler) tick(ctx context.Context) {
+	q := s.q
+	now := q.now()
+	ids, err := q.rdb.ZRangeByScore(ctx, q.base+"s:due", &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		if err := s.fire(ctx, id, now); err != nil && ctx.Err() == nil {
+			q.log.Warn("jobs.schedule_fire_failed", zap.String("schedule_id", id), zap.Error(err))
+		}
+	}
+}
+
+// fire handles one due slot of schedule id.
+func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
+	q := s.q
+	h, err := q.rdb.HGetAll(ctx, q.scheduleKey(id)).Result()
+	if err != nil {
+		return err
+	}
+	if len(h) == 0 {
+		return q.rdb.ZRem(ctx, q.base+"s:due", id).Err()
+	}
+	sc := scheduleFromHash(h)
+	tm, err := sc.timing()
+	if err != nil {
+		return err
+	}
+	slotStr := h["next_run_at"]
+	slot := time.UnixMilli(atoi64(slotStr))
+	next := tm.next(slot)
+	doFire := true
+	if !next.After(now) {
+		// Slots were missed (an outage): apply the misfire policy once and
+		// continue from the first slot after now.
+		next = tm.next(now)
+		doFire = sc.MisfirePolicy == MisfireFireOnce
+	}
+	jobID := newID()
+	r := CreateRequest{
+		JobType: sc.JobType, Title: sc.Name, Parameters: sc.Parameters, Priority: sc.Priority,
+		MaxRetries: ptr(sc.MaxRetries), TimeoutSeconds: ptr(sc.TimeoutSeconds),
+	}
+	args := []any{q.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
+	args = append(args, jobFields(jobID, sc.TenantID, "scheduler:"+id, &r, now, "", id)...)
+	res, err := fireScript.Run(ctx, q.rdb, []string{q.meta}, args...).Text()
+	if err != nil {
+		return err
+	}
+	if res == "fired" {
+		if j, err := q.getAny(ctx, jobID); err == nil {
+			q.emit(ctx, j, "job.created", nil)
+		}
+	}
+	if res != "fired" && res != "stale" {
+		q.log.Debug("jobs.schedule_slot", zap.String("schedule_id", id), zap.String("outcome", res))
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package jobs
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Every key lives under one hash tag ("<prefix>{jobs}:"), so each script runs
+// on one Cluster node. KEYS[1] is that base's meta key (it routes the script);
+// ARGV[1] is the base itself, from which the other keys are built. Scripts keep
+// user JSON (parameters, result, error_details) as opaque strings: they never
+// decode it, so nothing is altered.
+
+const luaPrelude = `
+local base = ARGV[1]
+local function jk(id) return base .. 'job:' .. id end
+local function notify()
+  redis.call('LPUSH', base .. 'notify', '1')
+  redis.call('LTRIM', base .. 'notify', 0, 999)
+end
+local function terminal(st)
+  return st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'timeout'
+end
+-- create_job stores a pending job and queues it (or delays it to run_at).
+local function create_job(id, tenant, now, prio, run_at, fields)
+  redis.call('HSET', jk(id), unpack(fields))
+  redis.call('ZADD', base .. 't:' .. tenant, now, id)
+  redis.call('INCR', base .. 'pending:' .. tenant)
+  if run_at > now then
+    redis.call('ZADD', base .. 'delayed', run_at, id)
+  else
+    redis.call('RPUSH', base .. 'q:' .. prio, id)
+    notify()
+  end
+end
+-- finish_schedule updates the schedule a job came from.
+local function finish_schedule(id, outcome)
+  local sid = redis.call('HGET', jk(id), 'scheduled_job_id')
+  if sid and sid ~= '' then
+    redis.call('SREM', base .. 's:active:' .. sid, id)
+    if redis.call('EXISTS', base .. 's:' .. sid) == 1 then
+      if outcome == 'completed' then
+        redis.call('HINCRBY', base .. 's:' .. sid, 'successful_runs', 1)
+      elseif outcome == 'failed' or outcome == 'timeout' then
+        redis.call('HINCRBY', base .. 's:' .. sid, 'failed_runs', 1)
+      end
+    end
+  end
+end
+-- put_back returns a running job to the front of its queue without spending
+-- a retry (lost lease, shutdown).
+local function put_back(id)
+  local prio, tenant = unpack(redis.call('HMGET', jk(id), 'priority', 'tenant_id'))
+  redis.call('HSET', jk(id), 'status', 'pending')
+  redis.call('HDEL', jk(id), 'lease_token', 'worker')
+  redis.call('HINCRBY', jk(id), 'recoveries', 1)
+  redis.call('ZREM', base .. 'leases', id)
+  redis.call('INCR', base .. 'pending:' .. tenant)
+  redis.call('LPUSH', base .. 'q:' .. prio, id)
+  notify()
+end
+`
+
+// enqueueScript: ARGV base, id, tenant, now, max_pending, idem_key, idem_hash,
+// idem_ttl_ms, run_at, priority, field, value, ...
+// Returns {"ok"|"dup"|"conflict"|"full", id}.
+var enqueueScript = goredis.NewScript(luaPrelude + `
+local id, tenant, now, max_pending = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local idem_key, idem_hash, idem_ttl = ARGV[6], ARGV[7], ARGV[8]
+local run_at, prio = tonumber(ARGV[9]), ARGV[10]
+local ik = base .. 'idem:' .. tenant .. ':' .. idem_key
+if idem_key ~= '' then
+  local prev = redis.call('HMGET', ik, 'id', 'hash')
+  if prev[1] then
+    if prev[2] == idem_hash then return {'dup', prev[1]} end
+    return {'conflict', prev[1]}
+  end
+end
+local pending = tonumber(redis.call('GET', base .. 'pending:' .. tenant) or '0')
+if pending >= max_pending then return {'full', ''} end
+local fields = {}
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+create_job(id, tenant, now, prio, run_at, fields)
+if idem_key ~= '' then
+  redis.call('HSET', ik, 'id', id, 'hash', idem_hash)
+  redis.call('PEXPIRE', ik, idem_ttl)
+end
+return {'ok', id}
+`)
+
+// dequeueScript: ARGV base, now, lease_ms, worker, count, prio1..prio4 (in
+// the order to try). Returns {id, token, id, token, ...}.
+var dequeueScript = goredis.NewScript(luaPrelude + `
+local now, lease, worker, count = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local out = {}
+local taken = 0
+while taken < count do
+  local id = false
+  for i = 6, 9 do
+    id = redis.call('LPOP', base .. 'q:' .. ARGV[i])
+    if id then break end
+  end
+  if not id then break end
+  local st, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id'))
+  if st == 'pending' or st == 'retrying' then
+    local token = worker .. ':' .. now .. ':' .. taken
+    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
+    redis.call('ZADD', base .. 'leases', now + lease, id)
+    redis.call('DECR', base .. 'pending:' .. tenant)
+    out[#out + 1] = id
+    out[#out + 1] = token
+    taken = taken + 1
+  end
+end
+return out
+`)
+
+// renewScript: ARGV base, now, lease_ms, id, token, id, token, ...
+// Returns {id, state, ...} with state ok | lost | cancel.
+var renewScript = goredis.NewScript(luaPrelude + `
+local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for i = 4, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local st, owner, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'cancel_requested'))
+  local state = 'ok'
+  if st ~= 'running' or owner ~= token then
+    state = 'lost'
+  else
+    redis.call('ZADD', base .. 'leases', now + lease, id)
+    if cancel == '1' then state = 'cancel' end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = state
+end
+return out
+`)
+
+// finishScript: ARGV base, now, id, token, outcome, retry_at, retention_ms,
+// failed_attempt ("1" or "0"), field, value, ...
+// outcome: completed | failed | timeout | cancelled | retry. Returns "ok" or
+// "lost" (the lease belongs to someone else now).
+var finishScript = goredis.NewScript(luaPrelude + `
+local now, id, token, outcome = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local retry_at, retention, failed = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local st, owner, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id'))
+if st ~= 'running' or owner ~= token then return 'lost' end
+redis.call('ZREM', base .. 'leases', id)
+redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
+if #ARGV >= 9 then
+  local fields = {}
+  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', jk(id), unpack(fields))
+end
+if failed == '1' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
+if outcome == 'retry' then
+  redis.call('HSET', jk(id), 'status', 'retrying')
+  redis.call('INCR', base .. 'pending:' .. tenant)
+  redis.call('ZADD', base .. 'delayed', retry_at, id)
+  return 'ok'
+end
+redis.call('HSET', jk(id), 'status', outcome, 'completed_at', now)
+if outcome == 'cancelled' then redis.call('HSET', jk(id), 'cancelled_at', now) end
+redis.call('ZADD', base .. 'expire', now + retention, id)
+finish_schedule(id, outcome)
+return 'ok'
+`)
+
+// requeueScript: ARGV base, id, token. Puts the caller's own running job back
+// (shutdown). Returns "ok" or "lost".
+var requeueScript = goredis.NewScript(luaPrelude + `
+local id, token = ARGV[2], ARGV[3]
+local st, owner = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token'))
+if st ~= 'running' or owner ~= token then return 'lost' end
+put_back(id)
+return 'ok'
+`)
+
+// sweepScript: ARGV base, now, limit, retention_ms. Reclaims expired leases
+// (cancel-requested ones become cancelled), promotes due delayed jobs and
+// deletes expired finished jobs with their index entries. Returns
+// {reclaimed, promoted, expired}.
+var sweepScript = goredis.NewScript(luaPrelude + `
+local now, limit, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local reclaimed, promoted, expired = 0, 0, 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, 'LIMIT', 0, limit)) do
+  local st, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested'))
+  if st == 'running' then
+    if cancel == '1' then
+      redis.call('ZREM', base .. 'leases', id)
+      redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
+      redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
+      redis.call('ZADD', base .. 'expire', now + retention, id)
+      finish_schedule(id, 'cancelled')
+    else
+      put_back(id)
+    end
+    reclaimed = reclaimed + 1
+  else
+    redis.call('ZREM', base .. 'leases', id)
+  end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', base .. 'delayed', id)
+  local st, prio = unpack(redis.call('HMGET', jk(id), 'status', 'priority'))
+  if st == 'pending' or st == 'retrying' then
+    redis.call('RPUSH', base .. 'q:' .. prio, id)
+    notify()
+    promoted = promoted + 1
+  end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'expire', '-inf', now, 'LIMIT', 0, limit)) do
+  local tenant = redis.call('HGET', jk(id), 'tenant_id')
+  if tenant then redis.call('ZREM', base .. 't:' .. tenant, id) end
+  redis.call('DEL', jk(id))
+  redis.call('ZREM', base .. 'expire', id)
+  expired = expired + 1
+end
+return {reclaimed, promoted, expired}
+`)
+
+// cancelScript: ARGV base, id, tenant, now, retention_ms.
+// Returns "notfound", "conflict", "cancelled" or "cancelling".
+var cancelScript = goredis.NewScript(luaPrelude + `
+local id, tenant, now, retention = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local st, owner_tenant, prio = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id', 'priority'))
+if not st or owner_tenant ~= tenant then return 'notfound' end
+if terminal(st) then return 'conflict' end
+if st == 'running' then
+  redis.call('HSET', jk(id), 'cancel_requested', '1')
+  redis.call('PUBLISH', base .. 'cancel', id)
+  return 'cancelling'
+end
+redis.call('LREM', base .. 'q:' .. prio, 0, id)
+redis.call('ZREM', base .. 'delayed', id)
+redis.call('DECR', base .. 'pending:' .. tenant)
+redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
+redis.call('ZADD', base .. 'expire', now + retention, id)
+finish_schedule(id, 'cancelled')
+return 'cancelled'
+`)
+
+// fireScript: ARGV base, schedule_id, slot, next, now, fire ("1"/"0"),
+// max_pending, job_id, tenant, prio, field, value, ...
+// Advances the schedule from slot to next exactly once across replicas, and
+// when asked, creates the slot's job within max_concurrent_runs. Returns
+// "stale", "inactive", "skipped", "busy", "full" or "fired".
+var fireScript = goredis.NewScript(luaPrelude + `
+local sid, slot, nxt, now, fire = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local max_pending, id, tenant, prio = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
+local sk = base .. 's:' .. sid
+local cur, active, maxc = unpack(redis.call('HMGET', sk, 'next_run_at', 'is_active', 'max_concurrent_runs'))
+if cur ~= slot then return 'stale' end
+if active ~= '1' then
+  redis.call('ZREM', base .. 's:due', sid)
+  return 'inactive'
+end
+redis.call('HSET', sk, 'next_run_at', nxt)
+redis.call('ZADD', base .. 's:due', nxt, sid)
+if fire ~= '1' then
+  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+  return 'skipped'
+end
+local ak = base .. 's:active:' .. sid
+-- Drop members whose job is gone or finished (expired, cancelled elsewhere).
+for _, jid in ipairs(redis.call('SMEMBERS', ak)) do
+  local st = redis.call('HGET', jk(jid), 'status')
+  if not st or terminal(st) then redis.call('SREM', ak, jid) end
+end
+if redis.call('SCARD', ak) >= tonumber(maxc or '1') then
+  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+  return 'busy'
+end
+local pending = tonumber(redis.call('GET', base .. 'pending:' .. tenant) or '0')
+if pending >= max_pending then
+  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+  return 'full'
+end
+local fields = {}
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+create_job(id, tenant, now, prio, 0, fields)
+redis.call('SADD', ak, id)
+redis.call('HINCRBY', sk, 'total_runs', 1)
+redis.call('HSET', sk, 'last_run_at', now)
+return 'fired'
+`)

@@ -1,0 +1,462 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Causes of a handler's context ending, besides its timeout.
+var (
+	errCancelRequested = errors.New("job cancelled")
+	errShutdown        = errors.New("worker shutting down")
+	errLeaseLost       = errors.New("lease lost to another worker")
+)
+
+// WorkerStats are a worker's counters.
+type WorkerStats struct {
+	Started, Completed, Failed, Retried, Recovered, Requeued atomic.Uint64
+	Running                                                  atomic.Int64
+}
+
+// Worker runs jobs from the queue: it owns each through a renewed lease,
+// retries failures with backoff, puts jobs back at shutdown, and sweeps
+// expired leases, due retries and expired jobs.
+type Worker struct {
+	q        *Queue
+	cfg      Config
+	handlers map[string]Handler
+	id       string
+	log      *zap.Logger
+
+	mu      sync.Mutex
+	running map[string]*run
+
+	stats WorkerStats
+
+	stopFetch context.CancelFunc // stops taking jobs
+	stopRuns  context.CancelCauseFunc
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
+	runs      sync.WaitGroup
+}
+
+type run struct {
+	token  string
+	cancel context.CancelCauseFunc
+}
+
+// NewWorker builds a worker for the registered handlers.
+func NewWorker(q *Queue, regs []Registration) *Worker {
+	h := make(map[string]Handler, len(regs))
+	for _, r := range regs {
+		h[r.Type] = r.Handler
+	}
+	return &Worker{q: q, cfg: q.cfg, handlers: h, id: newID()[:12], log: q.log, running: map[string]*run{}}
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() *WorkerStats { return &w.stats }
+
+// Start launches the fetch, renew, sweep and cancel loops.
+func (w *Worker) Start(context.Context) error {
+	fetchCtx, stopFetch := context.WithCancel(context.Background())
+	runCtx, stopRuns := context.WithCancelCause(context.Background())
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	w.stopFetch, w.stopRuns, w.stopLoops = stopFetch, stopRuns, stopLoops
+	w.loops.Add(4)
+	go func() { defer w.loops.Done(); w.fetch(fetchCtx, runCtx) }()
+	go func() { defer w.loops.Done(); w.every(loopCtx, w.cfg.Lease/3, w.renew) }()
+	go func() { defer w.loops.Done(); w.every(loopCtx, w.cfg.SweepInterval, w.sweep) }()
+	go func() { defer w.loops.Done(); w.listenCancels(loopCtx) }()
+	return nil
+}
+
+// Stop stops taking jobs, gives running ones ShutdownGrace to finish, then
+// cancels them and puts them back without spending a retry.
+func (w *Worker) Stop(ctx context.Context) error {
+	if w.stopFetch == nil {
+		return nil
+	}
+	w.stopFetch()
+	done := make(chan struct{})
+	go func() { w.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownGrace):
+		w.stopRuns(errShutdown)
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	case <-ctx.Done():
+		w.stopRuns(errShutdown)
+		<-done
+	}
+	w.stopLoops()
+	w.loops.Wait()
+	return nil
+}
+
+func (w *Worker) every(ctx context.Context, d time.Duration, f func(context.Context)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+// order returns the priorities to try, weighted at random so that higher ones
+// usually come first and lower ones still progress under load.
+func order() []any {
+	type pw struct {
+		p string
+		k float64
+	}
+	items := make([]pw, 0, len(Priorities))
+	for _, p := range Priorities {
+		// Efraimidis–Spirakis weighted shuffle.
+		items = append(items, pw{p, -rand.ExpFloat64() / float64(priorityWeights[p])})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].k > items[j].k })
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = it.p
+	}
+	return out
+}
+
+// fetch takes jobs while slots are free. When the queues are empty it blocks
+// on the notify list (woken by every enqueue), so idle pickup is immediate
+// without polling Redis in a loop.
+func (w *Worker) fetch(ctx, runCtx context.Context) {
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	for range w.cfg.Concurrency {
+		slots <- struct{}{}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-slots:
+		}
+		free := 1
+		for more := true; more; {
+			select {
+			case <-slots:
+				free++
+			default:
+				more = false
+			}
+		}
+		taken, err := w.dequeue(ctx, free)
+		for range free - len(taken)/2 {
+			slots <- struct{}{}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Redis is down: pause, then try again.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(w.q.mgr.Config().ReconnectInterval):
+			}
+			continue
+		}
+		for i := 0; i+1 < len(taken); i += 2 {
+			id, token := taken[i], taken[i+1]
+			w.runs.Add(1)
+			go func() {
+				defer w.runs.Done()
+				defer func() { slots <- struct{}{} }()
+				w.execute(runCtx, id, token)
+			}()
+		}
+		if len(taken) == 0 {
+			// Nothing queued: wait for a notification (bounded, so that due
+			// retries promoted by any sweeper and stop requests are seen).
+			if err := w.q.rdb.BLPop(ctx, time.Second, w.q.base+"notify").Err(); err != nil && !errors.Is(err, goredis.Nil) && ctx.Err() == nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(w.q.mgr.Config().ReconnectInterval):
+				}
+			}
+		}
+	}
+}
+
+func (w *Worker) dequeue(ctx context.Context, n int) ([]string, error) {
+	args := append([]any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds(), w.id, n}, order()...)
+	return dequeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+}
+
+// execute runs one leased job to an outcome.
+func (w *Worker) execute(parent context.Context, id, token string) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	w.mu.Lock()
+	w.running[id] = &run{token: token, cancel: cancel}
+	w.mu.Unlock()
+	w.stats.Running.Add(1)
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+		w.stats.Running.Add(-1)
+	}()
+	// Redis calls about the job use their own context: they must happen even
+	// when the handler's context has been cancelled.
+	bg := context.WithoutCancel(parent)
+
+	job, err := w.q.getAny(bg, id)
+	if err != nil {
+		w.log.Warn("jobs.load_failed", zap.String("job_id", id), zap.Error(err))
+		return // the lease expires and the sweeper puts it back
+	}
+	w.stats.Started.Add(1)
+	w.q.emit(bg, job, "job.started", nil)
+	handler, ok := w.handlers[job.JobType]
+	if !ok {
+		w.finish(bg, job, token, "failed", true, nil, fmt.Errorf("no handler for job type %q in this worker", job.JobType), nil)
+		return
+	}
+	runCtx, cancelTimeout := context.WithTimeout(ctx, time.Duration(job.TimeoutSeconds)*time.Second)
+	defer cancelTimeout()
+
+	pr := &progressor{w: w, job: job}
+	result, herr := safeCall(runCtx, handler, job, pr.report)
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errLeaseLost):
+		w.log.Warn("jobs.lease_lost", zap.String("job_id", id))
+		return // another worker owns it now
+	case errors.Is(cause, errShutdown):
+		if ok, err := requeueScript.Run(bg, w.q.rdb, []string{w.q.meta}, w.q.base, id, token).Text(); err == nil && ok == "ok" {
+			w.stats.Requeued.Add(1)
+		}
+		return
+	case errors.Is(cause, errCancelRequested):
+		w.finish(bg, job, token, "cancelled", false, nil, errors.New("cancelled by request"), pr)
+		return
+	}
+	if herr == nil {
+		w.finish(bg, job, token, "completed", false, result, nil, pr)
+		return
+	}
+	timedOut := errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	if timedOut {
+		herr = fmt.Errorf("timed out after %ds: %w", job.TimeoutSeconds, herr)
+	}
+	var perm permanentError
+	if !errors.As(herr, &perm) && job.Attempts+1 <= job.MaxRetries {
+		w.finish(bg, job, token, "retry", true, nil, herr, pr)
+		return
+	}
+	outcome := "failed"
+	if timedOut {
+		outcome = "timeout"
+	}
+	w.finish(bg, job, token, outcome, true, nil, herr, pr)
+}
+
+func safeCall(ctx context.Context, h Handler, job *Job, p Progress) (result any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = Permanent(fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	return h(ctx, job, p)
+}
+
+// backoff is exponential with full jitter in [d/2, d].
+func (w *Worker) backoff(attempt int) time.Duration {
+	d := w.cfg.RetryBaseDelay << min(attempt, 30)
+	if d <= 0 || d > w.cfg.RetryMaxDelay {
+		d = w.cfg.RetryMaxDelay
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, failed bool, result any, herr error, pr *progressor) {
+	now := w.q.now()
+	var fields []any
+	if pr != nil {
+		fields = append(fields, pr.fields()...)
+	}
+	if outcome == "completed" {
+		raw, err := json.Marshal(result)
+		if err != nil {
+			raw, _ = json.Marshal(map[string]string{"unencodable_result": err.Error()})
+		}
+		fields = append(fields, "result", string(raw), "error_message", "")
+		if pr == nil || !pr.sent {
+			fields = append(fields, "progress_percent", "100")
+		}
+	}
+	if herr != nil {
+		details, _ := json.Marshal(map[string]any{"attempt": job.Attempts + boolInt(failed), "error": herr.Error(), "at": now.UTC().Format(time.RFC3339Nano)})
+		fields = append(fields, "error_message", herr.Error(), "error_details", string(details))
+	}
+	retryAt := int64(0)
+	if outcome == "retry" {
+		retryAt = now.Add(w.backoff(job.Attempts)).UnixMilli()
+	}
+	args := append([]any{w.q.base, now.UnixMilli(), job.ID, token, outcome, retryAt, w.cfg.Retention.Milliseconds(), boolStr(failed)}, fields...)
+	res, err := finishScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).Text()
+	if err != nil || res != "ok" {
+		w.log.Warn("jobs.finish_failed", zap.String("job_id", job.ID), zap.String("outcome", outcome), zap.String("result", res), zap.Error(err))
+		return
+	}
+	switch outcome {
+	case "completed":
+		w.stats.Completed.Add(1)
+	case "retry":
+		w.stats.Retried.Add(1)
+	default:
+		w.stats.Failed.Add(1)
+	}
+	if final, err := w.q.getAny(ctx, job.ID); err == nil {
+		event := map[string]string{"completed": "job.completed", "failed": "job.failed", "timeout": "job.timeout", "cancelled": "job.cancelled", "retry": "job.retrying"}[outcome]
+		extra := map[string]any{}
+		if herr != nil {
+			extra["error"] = herr.Error()
+		}
+		w.q.emit(ctx, final, event, extra)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func boolStr(b bool) string { return strconv.Itoa(boolInt(b)) }
+
+// renew extends the leases of running jobs; a lost lease or a cancel request
+// cancels the handler.
+func (w *Worker) renew(ctx context.Context) {
+	w.mu.Lock()
+	args := []any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds()}
+	for id, r := range w.running {
+		args = append(args, id, r.token)
+	}
+	w.mu.Unlock()
+	if len(args) == 3 {
+		return
+	}
+	res, err := renewScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+	if err != nil {
+		return
+	}
+	for i := 0; i+1 < len(res); i += 2 {
+		switch res[i+1] {
+		case "lost":
+			w.cancelRun(res[i], errLeaseLost)
+		case "cancel":
+			w.cancelRun(res[i], errCancelRequested)
+		}
+	}
+}
+
+func (w *Worker) cancelRun(id string, cause error) {
+	w.mu.Lock()
+	r := w.running[id]
+	w.mu.Unlock()
+	if r != nil {
+		r.cancel(cause)
+	}
+}
+
+// sweep reclaims expired leases, promotes due delayed jobs and deletes expired
+// finished jobs. Every replica sweeps; the script makes it safe.
+func (w *Worker) sweep(ctx context.Context) {
+	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Int64Slice()
+	if err != nil || len(res) < 3 {
+		return
+	}
+	if res[0] > 0 {
+		w.stats.Recovered.Add(uint64(res[0]))
+		w.log.Info("jobs.recovered", zap.Int64("jobs", res[0]))
+	}
+}
+
+// listenCancels cancels local handlers as soon as a cancel is published.
+func (w *Worker) listenCancels(ctx context.Context) {
+	sub := w.q.mgr.Named("pubsub").Subscribe(ctx, w.q.base+"cancel")
+	defer func() { _ = sub.Close() }()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			w.cancelRun(m.Payload, errCancelRequested)
+		}
+	}
+}
+
+// progressor stores throttled progress and publishes it.
+type progressor struct {
+	w    *Worker
+	job  *Job
+	mu   sync.Mutex
+	last time.Time
+	cur  ProgressUpdate
+	sent bool
+}
+
+func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
+	p.mu.Lock()
+	p.cur, p.sent = u, true
+	due := time.Since(p.last) >= p.w.cfg.ProgressInterval
+	if due {
+		p.last = time.Now()
+	}
+	p.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := p.w.q.rdb.HSet(ctx, p.w.q.base+"job:"+p.job.ID, p.fields()...).Err(); err != nil {
+		return
+	}
+	j := *p.job
+	j.ProgressPct, j.ItemsProcessed = u.Percent, u.ItemsProcessed
+	j.Status = StatusRunning
+	p.w.q.emit(ctx, &j, "job.progress", map[string]any{"message": u.CurrentItem})
+}
+
+func (p *progressor) fields() []any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.sent {
+		return nil
+	}
+	u := p.cur
+	return []any{"progress_percent", strconv.FormatFloat(u.Percent, 'f', -1, 64), "items_processed", u.ItemsProcessed,
+		"items_succeeded", u.ItemsSucceeded, "items_failed", u.ItemsFailed, "current_item", u.CurrentItem}
+}
