@@ -58,7 +58,9 @@ func DefaultConfig() Config {
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
-	bad := func(key, format string, args ...any) { errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...))) }
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...)))
+	}
 	if c.Concurrency < 1 || c.Concurrency > 1000 {
 		bad("concurrency", "must be between 1 and 1000, got %d", c.Concurrency)
 	}

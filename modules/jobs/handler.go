@@ -42,7 +42,9 @@ func (e permanentError) Unwrap() error { return e.err }
 func Permanent(err error) error { return permanentError{err} }
 
 // NoopHandler completes at once.
-func NoopHandler(context.Context, *Job, Progress) (any, error) { return map[string]any{"ok": true}, nil }
+func NoopHandler(context.Context, *Job, Progress) (any, error) {
+	return map[string]any{"ok": true}, nil
+}
 
 // SleepHandler sleeps for the "duration" parameter (a Go duration such as
 // "1500ms" or a number of seconds) in "steps" steps (default 10), reporting

@@ -65,7 +65,7 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	}
 }
 
-func tenant(c *gin.Context) string { return auth.CallerOf(c).TenantID }
+func tenant(c *gin.Context) string  { return auth.CallerOf(c).TenantID }
 func subject(c *gin.Context) string { return auth.CallerOf(c).Subject }
 
 func (h *Handlers) create(c *gin.Context) {

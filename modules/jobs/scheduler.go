@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 )
 
