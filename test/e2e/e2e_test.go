@@ -390,3 +390,64 @@ func TestRealtimeWithCurl(t *testing.T) {
 	waitFor("fibre cut")
 	waitFor(": heartbeat")
 }
+
+func apiCall(t *testing.T, method, url, tok, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func TestKilledWorkersJobRunsElsewhereWithoutSpendingARetry(t *testing.T) {
+	srv := redistest.Start(t)
+	env := []string{"ENVIRONMENT=test", "REDIS__URL=" + srv.URL(), "JOBS__LEASE=2s", "JOBS__SWEEP_INTERVAL=200ms"}
+	a := start(t, nil, env...)
+	a.waitReady(t)
+	code, out, errOut := runCmd(t, []string{"ENVIRONMENT=test", "AUTH__JWT_SECRET=" + testSecret}, "token", "--sub", "ops", "--tenant", "acme", "--perm", "jobs.read,jobs.write")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	tok := strings.TrimSpace(out)
+	code, job := apiCall(t, "POST", a.base+"/api/v1/jobs", tok, `{"job_type":"sleep","title":"long","max_retries":0,"parameters":{"duration":"3s","steps":3}}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, job)
+	}
+	id := job["id"].(string)
+	waitJob := func(p *proc, cond func(map[string]any) bool, within time.Duration) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			_, j := apiCall(t, "GET", p.base+"/api/v1/jobs/"+id, tok, "")
+			if cond(j) {
+				return j
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job did not get there within %s: %v", within, j)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitJob(a, func(j map[string]any) bool { return j["status"] == "running" }, 5*time.Second)
+	b := start(t, nil, env...)
+	b.waitReady(t)
+	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no requeue
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	j := waitJob(b, func(j map[string]any) bool { return j["recoveries"] == 1.0 }, 5*time.Second)
+	if took := time.Since(killed); took > 5*time.Second {
+		t.Errorf("re-run after %s", took)
+	}
+	j = waitJob(b, func(j map[string]any) bool { return j["status"] == "completed" }, 10*time.Second)
+	if j["attempts"] != 0.0 || j["recoveries"] != 1.0 {
+		t.Errorf("retry budget touched: %v", j)
+	}
+}
