@@ -11,6 +11,7 @@ import (
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/jobs"
 	"github.com/redifx/redifx/modules/logging"
+	"github.com/redifx/redifx/modules/metrics"
 	"github.com/redifx/redifx/modules/realtime"
 	"github.com/redifx/redifx/modules/redis"
 	"go.uber.org/fx"
@@ -26,6 +27,7 @@ type Config struct {
 	Auth        auth.Config        `koanf:"auth"`
 	Realtime    realtime.Config    `koanf:"realtime"`
 	Jobs        jobs.Config        `koanf:"jobs"`
+	Metrics     metrics.Config     `koanf:"metrics"`
 }
 
 // DefaultConfig returns every module's defaults.
@@ -38,6 +40,7 @@ func DefaultConfig() Config {
 		Auth:        auth.DefaultConfig(),
 		Realtime:    realtime.DefaultConfig(),
 		Jobs:        jobs.DefaultConfig(),
+		Metrics:     metrics.DefaultConfig(),
 	}
 }
 
@@ -83,6 +86,8 @@ func Options(cfg *Config, version string) fx.Option {
 		jobs.Module,
 		jobs.AsHandler("noop", jobs.NoopHandler),
 		jobs.AsHandler("sleep", jobs.SleepHandler),
+		metrics.Module,
+		dashboard,
 		httpserver.Module,
 	)
 }

@@ -2,6 +2,9 @@ package jobs
 
 import (
 	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"github.com/redifx/redifx/modules/httpserver"
@@ -24,6 +27,7 @@ var Module = fx.Module(ModuleName,
 	fx.Provide(
 		NewModuleQueue,
 		httpserver.AsRoute(NewHandlers),
+		fx.Annotate(func(q *Queue) *Metrics { return q.Metrics() }, fx.As(new(prometheus.Collector)), fx.ResultTags(`group:"`+redis.CollectorGroup+`"`)),
 	),
 	fx.Invoke(startWorkers),
 )
@@ -40,32 +44,63 @@ type Params struct {
 	Config    Config
 	Manager   *redis.Manager
 	Log       *zap.Logger
-	Handlers  []Registration `group:"jobs.handlers"`
 	Publisher EventPublisher `optional:"true"`
 }
 
-// NewModuleQueue builds the queue over the registered handlers' types.
+// NewModuleQueue builds the queue; its job types are the registered handlers'
+// (set before start by startWorkers, so that handlers may depend on anything
+// that depends on the queue).
 func NewModuleQueue(p Params) *Queue {
-	types := make([]string, 0, len(p.Handlers))
-	for _, r := range p.Handlers {
-		types = append(types, r.Type)
-	}
-	sort.Strings(types)
-	q := NewQueue(p.Config, p.Manager, func() []string { return types }, p.Publisher, p.Log)
-	q.regs = p.Handlers
+	reg := &registry{}
+	q := NewQueue(p.Config, p.Manager, reg.types, p.Publisher, p.Log)
+	q.registry = reg
 	return q
 }
 
-// startWorkers runs this process's worker and scheduler: started after Redis
-// and the HTTP server's dependencies, stopped before Redis closes.
-func startWorkers(lc fx.Lifecycle, q *Queue) {
-	if !q.cfg.Workers {
+// registry holds the handlers registered through the value group.
+type registry struct {
+	mu   sync.RWMutex
+	regs []Registration
+	list []string
+}
+
+func (r *registry) set(regs []Registration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.regs = regs
+	r.list = make([]string, 0, len(regs))
+	for _, reg := range regs {
+		r.list = append(r.list, reg.Type)
+	}
+	sort.Strings(r.list)
+}
+
+func (r *registry) types() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.list
+}
+
+// workerParams are startWorkers' dependencies.
+type workerParams struct {
+	fx.In
+
+	Lc       fx.Lifecycle
+	Queue    *Queue
+	Handlers []Registration `group:"jobs.handlers"`
+}
+
+// startWorkers registers the handlers and runs this process's worker and
+// scheduler: started after Redis, stopped before Redis closes.
+func startWorkers(p workerParams) {
+	p.Queue.registry.set(p.Handlers)
+	if !p.Queue.cfg.Workers {
 		return
 	}
-	w := NewWorker(q, q.regs)
-	s := NewScheduler(q)
-	lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
-	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	w := NewWorker(p.Queue, p.Handlers)
+	s := NewScheduler(p.Queue)
+	p.Lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
+	p.Lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 }
 
 // StopBudget is the longest the jobs module's stop can take (the grace, then

@@ -38,16 +38,17 @@ type EventPublisher interface {
 
 // Queue is the job store and API: plain Go over Redis.
 type Queue struct {
-	cfg   Config
-	rdb   goredis.UniversalClient
-	mgr   *redis.Manager
-	base  string // "<prefix>{jobs}:"
-	meta  string // routes every script
-	types func() []string
-	regs  []Registration // set by the Fx module for its worker
-	pub   EventPublisher
-	log   *zap.Logger
-	now   func() time.Time
+	cfg      Config
+	rdb      goredis.UniversalClient
+	mgr      *redis.Manager
+	base     string // "<prefix>{jobs}:"
+	meta     string // routes every script
+	types    func() []string
+	registry *registry // set by the Fx module
+	pub      EventPublisher
+	log      *zap.Logger
+	now      func() time.Time
+	metrics  *Metrics
 }
 
 // NewQueue builds a queue over the manager's default client. types lists the
@@ -57,7 +58,9 @@ func NewQueue(cfg Config, mgr *redis.Manager, types func() []string, pub EventPu
 		log = zap.NewNop()
 	}
 	base := mgr.Prefix(redis.ClientDefault) + "{jobs}:"
-	return &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, base: base, meta: base + "meta", types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+	q := &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, base: base, meta: base + "meta", types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+	q.metrics = newMetrics(q)
+	return q
 }
 
 func newID() string {
@@ -199,6 +202,7 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	case "full":
 		return nil, false, ErrTenantFull
 	}
+	q.metrics.enqueued.WithLabelValues(r.JobType).Inc()
 	j, err := q.Get(ctx, tenant, id)
 	if err == nil {
 		q.emit(ctx, j, "job.created", nil)

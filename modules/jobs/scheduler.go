@@ -436,6 +436,7 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		return err
 	}
 	if res == "fired" {
+		q.metrics.enqueued.WithLabelValues(sc.JobType).Inc()
 		if j, err := q.getAny(ctx, jobID); err == nil {
 			q.emit(ctx, j, "job.created", nil)
 		}

@@ -217,11 +217,13 @@ func (w *Worker) execute(parent context.Context, id, token string) {
 	w.running[id] = &run{token: token, cancel: cancel}
 	w.mu.Unlock()
 	w.stats.Running.Add(1)
+	w.q.metrics.running.Inc()
 	defer func() {
 		w.mu.Lock()
 		delete(w.running, id)
 		w.mu.Unlock()
 		w.stats.Running.Add(-1)
+		w.q.metrics.running.Dec()
 	}()
 	// Redis calls about the job use their own context: they must happen even
 	// when the handler's context has been cancelled.
@@ -233,6 +235,16 @@ func (w *Worker) execute(parent context.Context, id, token string) {
 		return // the lease expires and the sweeper puts it back
 	}
 	w.stats.Started.Add(1)
+	w.q.metrics.started.WithLabelValues(job.JobType).Inc()
+	if job.StartedAt != nil {
+		due := job.CreatedAt
+		if job.RunAt != nil && job.RunAt.After(*due) {
+			due = job.RunAt
+		}
+		if job.Attempts == 0 && job.Recoveries == 0 && due != nil {
+			w.q.metrics.wait.Observe(job.StartedAt.Sub(*due).Seconds())
+		}
+	}
 	w.q.emit(bg, job, "job.started", nil)
 	handler, ok := w.handlers[job.JobType]
 	if !ok {
@@ -252,6 +264,7 @@ func (w *Worker) execute(parent context.Context, id, token string) {
 	case errors.Is(cause, errShutdown):
 		if ok, err := requeueScript.Run(bg, w.q.rdb, []string{w.q.meta}, w.q.base, id, token).Text(); err == nil && ok == "ok" {
 			w.stats.Requeued.Add(1)
+			w.q.metrics.recovered.Inc()
 		}
 		return
 	case errors.Is(cause, errCancelRequested):
@@ -329,10 +342,14 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 	switch outcome {
 	case "completed":
 		w.stats.Completed.Add(1)
+		w.q.metrics.completed.WithLabelValues(job.JobType).Inc()
 	case "retry":
 		w.stats.Retried.Add(1)
+		w.q.metrics.failed.WithLabelValues(job.JobType).Inc()
+	case "cancelled":
 	default:
 		w.stats.Failed.Add(1)
+		w.q.metrics.failed.WithLabelValues(job.JobType).Inc()
 	}
 	if final, err := w.q.getAny(ctx, job.ID); err == nil {
 		event := map[string]string{"completed": "job.completed", "failed": "job.failed", "timeout": "job.timeout", "cancelled": "job.cancelled", "retry": "job.retrying"}[outcome]
@@ -397,6 +414,7 @@ func (w *Worker) sweep(ctx context.Context) {
 	}
 	if res[0] > 0 {
 		w.stats.Recovered.Add(uint64(res[0]))
+		w.q.metrics.recovered.Add(float64(res[0]))
 		w.log.Info("jobs.recovered", zap.Int64("jobs", res[0]))
 	}
 }

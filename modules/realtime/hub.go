@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net"
@@ -44,15 +46,19 @@ type Hub struct {
 	ps    goredis.UniversalClient
 	store *store
 
-	mu      sync.RWMutex
-	tenants map[string]map[*client]struct{}
-	total   int
+	mu       sync.RWMutex
+	tenants  map[string]map[*client]struct{}
+	total    int
+	reported map[string]bool // tenants whose count was last reported non-zero
+	replica  string          // this process, in presence counts
 
 	stats Stats
 
 	cancel     context.CancelFunc
 	done       chan struct{}
 	subscribed chan struct{} // closed at the first subscription confirmation
+
+	presenceDone chan struct{}
 }
 
 // Stats are the hub's counters, read by the metrics collector.
@@ -79,7 +85,14 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 		ps:      mgr.Named(redis.ClientPubSub),
 		store:   newStore(mgr.Client(), mgr.Prefix(redis.ClientDefault), cfg),
 		tenants: map[string]map[*client]struct{}{},
+		replica: newReplicaID(),
 	}
+}
+
+func newReplicaID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Stats returns the hub's counters.
@@ -98,6 +111,20 @@ func (h *Hub) Start(ctx context.Context) error {
 	h.done = make(chan struct{})
 	h.subscribed = make(chan struct{})
 	go h.subscribe(loopCtx)
+	h.presenceDone = make(chan struct{})
+	go func() {
+		defer close(h.presenceDone)
+		t := time.NewTicker(presenceTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-t.C:
+				h.reportPresence(loopCtx)
+			}
+		}
+	}()
 	if h.mgr.Available() {
 		select {
 		case <-h.subscribed:
@@ -114,12 +141,14 @@ func (h *Hub) Stop(ctx context.Context) error {
 		return nil
 	}
 	h.cancel()
-	select {
-	case <-h.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for _, done := range []chan struct{}{h.done, h.presenceDone} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // subscribe keeps one SUBSCRIBE alive. go-redis resubscribes after a dropped

@@ -39,7 +39,11 @@ func (h *Hub) Publish(ctx context.Context, tenant, channel string, event map[str
 	if err != nil {
 		return "", invalid("body", "cannot be encoded: %v", err)
 	}
-	id, err := h.store.add(ctx, tenant, channel, eventType, data)
+	serial := ""
+	if channel == ChannelONUStatus {
+		serial, _ = event["onu_serial"].(string)
+	}
+	id, err := h.store.add(ctx, tenant, channel, eventType, serial, data)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return "", err

@@ -54,13 +54,30 @@ func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store 
 
 func (s *store) key(tenant string) string { return s.prefix + "{" + tenant + "}:stream" }
 
+// onusKey holds the latest onu-status event of each ONU of tenant.
+func (s *store) onusKey(tenant string) string { return s.prefix + "{" + tenant + "}:onus" }
+
+// countsKey holds tenant's event counts by channel for the minute of t.
+func (s *store) countsKey(tenant string, t time.Time) string {
+	return s.prefix + "{" + tenant + "}:counts:" + strconv.FormatInt(t.Unix()/60, 10)
+}
+
 // publishScript stores the event, trims the history by length and age, renews
 // the key's TTL, and announces the event — atomically, so announcements of one
 // tenant leave in id order.
+//
+// It also keeps two views for dashboards in the same slot: the latest state
+// of each ONU (KEYS[2], a hash by serial, for onu-status events) and
+// per-minute event counts by channel (KEYS[3], kept 61 minutes).
 var publishScript = goredis.NewScript(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2], 'e', ARGV[3], 'd', ARGV[4])
 redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[9], ARGV[4])
+end
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+redis.call('PEXPIRE', KEYS[3], 3660000)
 local env = cjson.encode({t = ARGV[7], id = id, c = ARGV[2], e = ARGV[3]})
 env = string.sub(env, 1, -2) .. ',"d":' .. ARGV[4] .. '}'
 redis.call('PUBLISH', ARGV[8], env)
@@ -68,11 +85,13 @@ return id
 `)
 
 // add stores and announces one event; the id is returned once it is stored.
-func (s *store) add(ctx context.Context, tenant, channel, eventType string, data []byte) (string, error) {
-	cutoff := time.Now().Add(-s.ttl).UnixMilli()
-	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant)},
+// onuSerial, for onu-status events, also records the ONU's latest state.
+func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial string, data []byte) (string, error) {
+	now := time.Now()
+	cutoff := now.Add(-s.ttl).UnixMilli()
+	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant), s.onusKey(tenant), s.countsKey(tenant, now)},
 		s.maxLen, channel, eventType, string(data), strconv.FormatInt(cutoff, 10)+"-0",
-		s.ttl.Milliseconds(), tenant, s.channel).Text()
+		s.ttl.Milliseconds(), tenant, s.channel, onuSerial).Text()
 }
 
 // after returns up to count events of tenant after id (exclusive).

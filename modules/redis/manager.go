@@ -414,3 +414,11 @@ func (m *Manager) closeClients() error {
 	}
 	return errors.Join(errs...)
 }
+
+// AddHook installs a go-redis hook (instrumentation, tracing) on every client.
+// Call it before Start.
+func (m *Manager) AddHook(h goredis.Hook) {
+	for _, nc := range m.unique {
+		nc.client.AddHook(h)
+	}
+}

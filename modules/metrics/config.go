@@ -1,0 +1,45 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/redifx/redifx/modules/config"
+)
+
+// Config is the "metrics" section.
+type Config struct {
+	// Addr, when set, serves /metrics on its own listener (to keep it off the
+	// public load balancer); empty serves it on the main listener.
+	Addr string `koanf:"addr"`
+	// CacheTTL is how long a tenant's dashboard is cached in Redis.
+	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// LockTTL bounds the cross-replica lock that lets one replica compute a
+	// cold dashboard while the others wait for its result.
+	LockTTL time.Duration `koanf:"lock_ttl"`
+	// SourceTimeout bounds each KPI source.
+	SourceTimeout time.Duration `koanf:"source_timeout"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{CacheTTL: 300 * time.Second, LockTTL: 5 * time.Second, SourceTimeout: 5 * time.Second}
+}
+
+// Validate checks every field.
+func (c *Config) Validate(config.Environment) error {
+	var errs []error
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
+		}
+	}
+	for key, d := range map[string]time.Duration{"cache_ttl": c.CacheTTL, "lock_ttl": c.LockTTL, "source_timeout": c.SourceTimeout} {
+		if d <= 0 {
+			errs = append(errs, config.Problem(key, fmt.Sprintf("must be positive, got %s", d)))
+		}
+	}
+	return errors.Join(errs...)
+}
