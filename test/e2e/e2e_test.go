@@ -451,3 +451,62 @@ func TestKilledWorkersJobRunsElsewhereWithoutSpendingARetry(t *testing.T) {
 		t.Errorf("retry budget touched: %v", j)
 	}
 }
+
+func TestJobProgressReachesTheRealtimeStream(t *testing.T) {
+	srv := redistest.Start(t)
+	p := start(t, nil, "ENVIRONMENT=test", "REDIS__URL="+srv.URL(), "JOBS__PROGRESS_INTERVAL=10ms")
+	p.waitReady(t)
+	code, out, errOut := runCmd(t, []string{"ENVIRONMENT=test", "AUTH__JWT_SECRET=" + testSecret}, "token", "--sub", "ops", "--tenant", "acme", "--perm", "jobs.write,realtime.read")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	tok := strings.TrimSpace(out)
+	req, _ := http.NewRequest(http.MethodGet, p.base+"/api/v1/realtime/jobs", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 64<<10)
+		var acc string
+		for {
+			n, err := resp.Body.Read(buf)
+			acc += string(buf[:n])
+			for {
+				i := strings.Index(acc, "\n")
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+1:]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	code, job := apiCall(t, "POST", p.base+"/api/v1/jobs", tok, `{"job_type":"sleep","title":"nap","parameters":{"duration":"300ms","steps":3}}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, job)
+	}
+	want := []string{"event: job.created", "event: job.started", "event: job.progress", "event: job.completed"}
+	deadline := time.After(10 * time.Second)
+	seen := 0
+	for seen < len(want) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stream ended; saw %v", want[:seen])
+			}
+			if l == want[seen] {
+				seen++
+			}
+		case <-deadline:
+			t.Fatalf("saw only %v", want[:seen])
+		}
+	}
+}
