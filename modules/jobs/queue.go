@@ -400,7 +400,11 @@ func (q *Queue) emit(ctx context.Context, j *Job, eventType string, extra map[st
 		ev[k] = v
 	}
 	if _, err := q.pub.Publish(ctx, j.TenantID, "jobs", ev); err != nil {
-		q.log.Debug("jobs.event_not_published", zap.String("job_id", j.ID), zap.String("event", eventType), zap.Error(err))
+		level := zap.WarnLevel // a rejected event is a bug worth seeing
+		if errors.Is(err, redis.ErrUnavailable) || errors.Is(err, context.Canceled) {
+			level = zap.DebugLevel
+		}
+		q.log.Log(level, "jobs.event_not_published", zap.String("job_id", j.ID), zap.String("event", eventType), zap.Error(err))
 	}
 }
 

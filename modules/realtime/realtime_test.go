@@ -492,6 +492,14 @@ func TestPublisherInterface(t *testing.T) {
 	if ev := c.next(t, 2*time.Second); ev.ID != id || ev.Event != "job.progress" {
 		t.Errorf("%+v", ev)
 	}
+	// Go callers may pass integers.
+	id, err = in.pub.Publish(t.Context(), "acme", "jobs", map[string]any{"event_type": "job.progress", "job_id": "j1", "progress": 75, "items_processed": int64(3)})
+	if err != nil {
+		t.Fatalf("integers from Go: %v", err)
+	}
+	if ev := c.next(t, 2*time.Second); ev.ID != id || !strings.Contains(ev.Data, `"items_processed":3`) {
+		t.Errorf("%+v", ev)
+	}
 	if _, err := in.pub.Publish(t.Context(), "acme", "jobs", map[string]any{"event_type": "job.progress"}); err == nil {
 		t.Error("invalid event accepted")
 	}

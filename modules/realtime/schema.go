@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -213,7 +214,7 @@ func (f field) check(v any) error {
 		}
 		return nil
 	}
-	n, ok := v.(float64)
+	n, ok := toFloat(v)
 	if !ok || math.IsNaN(n) || math.IsInf(n, 0) {
 		return invalid(f.name, "must be a number")
 	}
@@ -227,4 +228,30 @@ func (f field) check(v any) error {
 		return invalid(f.name, "must be at most %v", *f.max)
 	}
 	return nil
+}
+
+// toFloat accepts the numbers of decoded JSON and of Go callers of Publish.
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
 }
