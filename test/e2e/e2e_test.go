@@ -79,10 +79,16 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// start runs the binary with only PATH and env in its environment.
+// start runs the binary with only PATH and env in its environment, on a free
+// port.
 func start(t *testing.T, args []string, env ...string) *proc {
 	t.Helper()
-	port := freePort(t)
+	return startOn(t, freePort(t), args, env...)
+}
+
+// startOn is start on a given port (a replica restarted in place).
+func startOn(t *testing.T, port int, args []string, env ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(port), "AUTH__JWT_SECRET=" + testSecret}, env...)
 	p := &proc{cmd: cmd, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{}), base: "http://127.0.0.1:" + strconv.Itoa(port)}
@@ -510,3 +516,5 @@ func TestJobProgressReachesTheRealtimeStream(t *testing.T) {
 		}
 	}
 }
+
+func decodeJSON(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
