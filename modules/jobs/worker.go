@@ -92,18 +92,18 @@ func (w *Worker) Stop(ctx context.Context) error {
 	w.stopFetch()
 	done := make(chan struct{})
 	go func() { w.runs.Wait(); close(done) }()
+	grace := time.NewTimer(w.cfg.ShutdownGrace)
+	defer grace.Stop()
 	select {
 	case <-done:
-	case <-time.After(w.cfg.ShutdownGrace):
-		w.stopRuns(errShutdown)
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
+	case <-grace.C:
 	case <-ctx.Done():
-		w.stopRuns(errShutdown)
-		<-done
 	}
+	// Whatever still runs is cancelled and put back (see execute); lease
+	// renewal goes on until every handler has returned, so no other worker can
+	// take a job while it still runs here.
+	w.stopRuns(errShutdown)
+	<-done
 	w.stopLoops()
 	w.loops.Wait()
 	return nil
