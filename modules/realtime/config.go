@@ -30,6 +30,9 @@ type Config struct {
 	ClientRetry time.Duration `koanf:"client_retry"`
 	// WriteTimeout bounds one write to a client.
 	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// MaxRedisReads bounds concurrent history reads (resumes, catch-ups), so
+	// that a reconnect storm does not grow Redis's connection pool.
+	MaxRedisReads int `koanf:"max_redis_reads"`
 }
 
 // DefaultConfig returns the defaults.
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		MaxClientsPerTenant: 5000,
 		ClientRetry:         3 * time.Second,
 		WriteTimeout:        10 * time.Second,
+		MaxRedisReads:       1,
 	}
 }
 
@@ -62,6 +66,9 @@ func (c *Config) Validate(config.Environment) error {
 	}
 	if c.ClientBuffer < 1 {
 		bad("client_buffer", "must be at least 1, got %d", c.ClientBuffer)
+	}
+	if c.MaxRedisReads < 1 || c.MaxRedisReads > 64 {
+		bad("max_redis_reads", "must be between 1 and 64, got %d", c.MaxRedisReads)
 	}
 	if c.MaxClients < 1 {
 		bad("max_clients", "must be at least 1, got %d", c.MaxClients)

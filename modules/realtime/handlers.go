@@ -13,7 +13,6 @@ import (
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis"
-	"go.uber.org/zap"
 )
 
 // AllChannels is the path segment of the stream of every channel.
@@ -129,31 +128,36 @@ func (h *Handlers) stream(c *gin.Context) {
 	caller := auth.CallerOf(c)
 	tenant := caller.TenantID
 
-	// Where this client stands: after lastID, or after the newest stored event.
-	// It is read before the client is registered and caught up after, so an
-	// event stored in between arrives once: from history, or live (live events
-	// at or before the cursor are skipped).
+	// Where this client stands: after lastID (resume), or after the newest
+	// event this process has dispatched for the tenant, taken atomically with
+	// registration: events after it arrive live. A resuming client's history
+	// is read after registering, and live events at or before the cursor are
+	// skipped, so each event arrives once.
 	ctx := c.Request.Context()
-	var cursor string
-	var reset bool
-	var err error
-	if lastID == "" {
-		cursor, err = h.hub.store.last(ctx, tenant)
-	} else {
+	reset := false
+	if lastID != "" {
 		var first string
-		first, err = h.hub.store.first(ctx, tenant)
-		cursor, reset = lastID, first == "" || idLess(lastID, first)
+		err := h.hub.read(ctx, func() (err error) { first, err = h.hub.store.first(ctx, tenant); return err })
+		if err != nil {
+			h.unavailable(c, "realtime is unavailable: Redis is down")
+			return
+		}
+		reset = first == "" || idLess(lastID, first)
 	}
-	if err != nil {
-		h.unavailable(c, "realtime is unavailable: Redis is down")
-		return
-	}
-	cl, err := h.hub.register(tenant, channels)
+	cl, seen, err := h.hub.register(tenant, channels)
 	if err != nil {
 		h.unavailable(c, "too many open streams; retry later")
 		return
 	}
 	defer h.hub.unregister(cl)
+	cursor, known := lastID, lastID != ""
+	if !known && seen != "" {
+		cursor, known = seen, true
+	}
+	if !known {
+		cursor = "0-0" // nothing seen yet: every live event is new
+	}
+	connectedAt := time.Now()
 
 	hdr := c.Writer.Header()
 	hdr.Set("Content-Type", "text/event-stream")
@@ -170,8 +174,8 @@ func (h *Handlers) stream(c *gin.Context) {
 	if w.flush() != nil {
 		return
 	}
-	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, log: h.hub.log}
-	if !s.catchUp(ctx) {
+	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt}
+	if lastID != "" && !s.catchUp(ctx) {
 		return
 	}
 	s.run(ctx, caller.ExpiresAt)
@@ -179,30 +183,40 @@ func (h *Handlers) stream(c *gin.Context) {
 
 // session is one open stream.
 type session struct {
-	h      *Handlers
-	cl     *client
-	w      *sseWriter
-	all    bool
-	cursor string
-	log    *zap.Logger
+	h           *Handlers
+	cl          *client
+	w           *sseWriter
+	all         bool
+	cursor      string
+	cursorKnown bool      // false until the first event when the tenant had none
+	connectedAt time.Time // start of a catch-up when the cursor is not known
 }
 
-func (s *session) send(ev Event) bool {
-	data := []byte(ev.Data)
+func (s *session) send(ev *Event) {
+	ev.buildFrames()
 	if s.all {
-		data = withSource(data, ev.Channel)
+		s.w.frame(ev.frameAll)
+	} else {
+		s.w.frame(ev.frame)
 	}
-	s.w.event(ev.ID, ev.Type, data)
-	s.cursor = ev.ID
+	s.cursor, s.cursorKnown = ev.ID, true
 	s.h.hub.stats.Delivered.Add(1)
-	return true
 }
 
 // catchUp sends every stored event after the cursor. A Redis error leaves the
 // stream open: the next resubscription asks again.
 func (s *session) catchUp(ctx context.Context) bool {
+	if !s.cursorKnown {
+		// No event since this client connected: read from a little before
+		// it connected (clocks of this host and Redis may differ).
+		s.cursor = strconv.FormatInt(s.connectedAt.Add(-5*time.Second).UnixMilli(), 10) + "-0"
+	}
 	for {
-		evs, err := s.h.hub.store.after(ctx, s.cl.tenant, s.cursor, 500)
+		var evs []*Event
+		err := s.h.hub.read(ctx, func() (err error) {
+			evs, err = s.h.hub.store.after(ctx, s.cl.tenant, s.cursor, 500)
+			return err
+		})
 		if err != nil {
 			return ctx.Err() == nil
 		}

@@ -23,7 +23,7 @@ var ErrFull = errors.New("realtime: too many open streams")
 type client struct {
 	tenant   string
 	channels map[string]bool // nil: every channel
-	events   chan Event      // bounded; full means too slow
+	events   chan *Event     // bounded; full means too slow
 	backfill chan struct{}   // cap 1: read history again (after a resubscribe)
 	kicked   chan struct{}   // closed when the hub drops the client as too slow
 	kickOnce sync.Once
@@ -49,7 +49,9 @@ type Hub struct {
 	mu       sync.RWMutex
 	tenants  map[string]map[*client]struct{}
 	total    int
-	reported map[string]bool // tenants whose count was last reported non-zero
+	reported map[string]bool   // tenants whose count was last reported non-zero
+	lastSeen map[string]string // newest event id dispatched, by tenant
+	reads    chan struct{}     // bounds concurrent Redis reads of stream openings
 	replica  string          // this process, in presence counts
 
 	stats Stats
@@ -84,8 +86,10 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 		mgr:     mgr,
 		ps:      mgr.Named(redis.ClientPubSub),
 		store:   newStore(mgr.Client(), mgr.Prefix(redis.ClientDefault), cfg),
-		tenants: map[string]map[*client]struct{}{},
-		replica: newReplicaID(),
+		tenants:  map[string]map[*client]struct{}{},
+		replica:  newReplicaID(),
+		lastSeen: map[string]string{},
+		reads:    make(chan struct{}, cfg.MaxRedisReads),
 	}
 }
 
@@ -204,16 +208,22 @@ func (h *Hub) subscribe(ctx context.Context) {
 				h.log.Warn("realtime.bad_envelope", zap.Error(err))
 				continue
 			}
-			h.dispatch(Event{ID: env.ID, Tenant: env.Tenant, Channel: env.Channel, Type: env.Type, Data: env.Data})
+			h.dispatch(&Event{ID: env.ID, Tenant: env.Tenant, Channel: env.Channel, Type: env.Type, Data: env.Data})
 		}
 	}
 }
 
 // dispatch hands ev to every local client of its tenant that wants its channel,
-// without ever blocking: a client whose buffer is full is dropped.
-func (h *Hub) dispatch(ev Event) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+// without ever blocking: a client whose buffer is full is dropped. The SSE
+// frames are built once here, not once per client. It also remembers the
+// tenant's newest id, the starting point of streams opened from now on.
+func (h *Hub) dispatch(ev *Event) {
+	ev.buildFrames()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if prev, ok := h.lastSeen[ev.Tenant]; !ok || idLess(prev, ev.ID) {
+		h.lastSeen[ev.Tenant] = ev.ID
+	}
 	for c := range h.tenants[ev.Tenant] {
 		if !c.wants(ev.Channel) {
 			continue
@@ -242,17 +252,19 @@ func (h *Hub) backfillAll() {
 	}
 }
 
-// register adds a client, within the limits.
-func (h *Hub) register(tenant string, channels map[string]bool) (*client, error) {
+// register adds a client, within the limits, and returns the tenant's newest
+// event id this process has seen ("" when none yet): live events after it
+// reach the client, atomically with dispatch.
+func (h *Hub) register(tenant string, channels map[string]bool) (*client, string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.total >= h.cfg.MaxClients || len(h.tenants[tenant]) >= h.cfg.MaxClientsPerTenant {
 		h.stats.RejectedFull.Add(1)
-		return nil, ErrFull
+		return nil, "", ErrFull
 	}
 	c := &client{
 		tenant: tenant, channels: channels,
-		events:   make(chan Event, h.cfg.ClientBuffer),
+		events:   make(chan *Event, h.cfg.ClientBuffer),
 		backfill: make(chan struct{}, 1),
 		kicked:   make(chan struct{}),
 	}
@@ -262,7 +274,20 @@ func (h *Hub) register(tenant string, channels map[string]bool) (*client, error)
 	h.tenants[tenant][c] = struct{}{}
 	h.total++
 	h.stats.ConnectedGauge.Store(int64(h.total))
-	return c, nil
+	return c, h.lastSeen[tenant], nil
+}
+
+// read runs a Redis read of a stream opening or catch-up, at most
+// Config.MaxRedisReads at a time, so that a reconnect storm does not grow the
+// connection pool.
+func (h *Hub) read(ctx context.Context, f func() error) error {
+	select {
+	case h.reads <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-h.reads }()
+	return f()
 }
 
 func (h *Hub) unregister(c *client) {

@@ -34,20 +34,27 @@ func (s *sseWriter) retry(d time.Duration) {
 	s.buf.WriteString("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
 }
 
-// event queues one event; data must be single-line JSON.
-func (s *sseWriter) event(id, name string, data []byte) {
+// sseFrame is one event's bytes; data must be single-line JSON.
+func sseFrame(id, name string, data []byte) []byte {
+	b := make([]byte, 0, len(id)+len(name)+len(data)+24)
 	if id != "" {
-		s.buf.WriteString("id: " + id + "\n")
+		b = append(b, "id: "...)
+		b = append(b, id...)
+		b = append(b, '\n')
 	}
-	s.buf.WriteString("event: " + name + "\n")
-	s.buf.WriteString("data: ")
-	s.buf.Write(data)
-	s.buf.WriteString("\n\n")
+	b = append(b, "event: "...)
+	b = append(b, name...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
 }
+
+// frame queues prebuilt event bytes.
+func (s *sseWriter) frame(b []byte) { s.buf.Write(b) }
 
 func (s *sseWriter) eventJSON(name string, v any) {
 	b, _ := json.Marshal(v)
-	s.event("", name, b)
+	s.buf.Write(sseFrame("", name, b))
 }
 
 func (s *sseWriter) comment(text string) { s.buf.WriteString(": " + text + "\n\n") }

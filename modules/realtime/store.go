@@ -20,6 +20,19 @@ type Event struct {
 	Type    string
 	// Data is the event's JSON object.
 	Data json.RawMessage
+
+	// frame and frameAll are the event's SSE bytes for a single-channel
+	// stream and for /events (with "source"), built once.
+	frame, frameAll []byte
+}
+
+// buildFrames prepares the SSE bytes of the event.
+func (e *Event) buildFrames() {
+	if e.frame != nil {
+		return
+	}
+	e.frame = sseFrame(e.ID, e.Type, e.Data)
+	e.frameAll = sseFrame(e.ID, e.Type, withSource(e.Data, e.Channel))
 }
 
 // envelope is the pub/sub payload that tells every process about a stored event.
@@ -95,12 +108,12 @@ func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial s
 }
 
 // after returns up to count events of tenant after id (exclusive).
-func (s *store) after(ctx context.Context, tenant, id string, count int64) ([]Event, error) {
+func (s *store) after(ctx context.Context, tenant, id string, count int64) ([]*Event, error) {
 	msgs, err := s.rdb.XRangeN(ctx, s.key(tenant), "("+id, "+", count).Result()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Event, 0, len(msgs))
+	out := make([]*Event, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, toEvent(tenant, m))
 	}
@@ -116,21 +129,9 @@ func (s *store) first(ctx context.Context, tenant string) (string, error) {
 	return msgs[0].ID, nil
 }
 
-// last returns the newest id, or "0-0" when there is none.
-func (s *store) last(ctx context.Context, tenant string) (string, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, s.key(tenant), "+", "-", 1).Result()
-	if err != nil {
-		return "", err
-	}
-	if len(msgs) == 0 {
-		return "0-0", nil
-	}
-	return msgs[0].ID, nil
-}
-
-func toEvent(tenant string, m goredis.XMessage) Event {
+func toEvent(tenant string, m goredis.XMessage) *Event {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	return Event{ID: m.ID, Tenant: tenant, Channel: str("c"), Type: str("e"), Data: json.RawMessage(str("d"))}
+	return &Event{ID: m.ID, Tenant: tenant, Channel: str("c"), Type: str("e"), Data: json.RawMessage(str("d"))}
 }
 
 // streamID is a parsed Redis Stream id.
