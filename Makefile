@@ -32,6 +32,7 @@ cover:
 
 bench:
 	./bench/run.sh
+	./bench/realtime/run.sh
 
 clean:
 	rm -rf bin coverage.out

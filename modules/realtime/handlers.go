@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -149,7 +150,6 @@ func (h *Handlers) stream(c *gin.Context) {
 		h.unavailable(c, "too many open streams; retry later")
 		return
 	}
-	defer h.hub.unregister(cl)
 	cursor, known := lastID, lastID != ""
 	if !known && seen != "" {
 		cursor, known = seen, true
@@ -159,26 +159,37 @@ func (h *Handlers) stream(c *gin.Context) {
 	}
 	connectedAt := time.Now()
 
-	hdr := c.Writer.Header()
+	// The stream leaves the HTTP server: the connection is taken over and
+	// served by a small goroutine of the hub, so an idle client costs neither
+	// the server's per-request goroutine and buffers nor the middleware's
+	// stack. (The access log therefore records the stream's start only.)
+	hdr := c.Writer.Header().Clone()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Connection", "keep-alive")
+	hdr.Set("Connection", "close")
 	hdr.Set("X-Accel-Buffering", "no")
-	c.Status(http.StatusOK)
-	w := newSSEWriter(c.Writer, h.cfg.WriteTimeout)
+	c.Status(http.StatusOK) // for the access log and metrics
+	conn, rw, err := c.Writer.Hijack()
+	if err != nil {
+		h.hub.unregister(cl)
+		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "streaming is not supported on this connection")
+		return
+	}
+	if rw.Reader.Buffered() > 0 {
+		// A client that pipelines requests after a stream is not an SSE client.
+		h.hub.unregister(cl)
+		_ = conn.Close()
+		return
+	}
+	w := newSSEWriter(conn, h.cfg.WriteTimeout)
+	w.head(hdr)
 	w.retry(h.cfg.ClientRetry)
 	w.eventJSON("connected", gin.H{"channels": names})
 	if reset {
 		w.eventJSON("reset", gin.H{"reason": "the requested event is older than the history", "last_event_id": lastID})
 	}
-	if w.flush() != nil {
-		return
-	}
-	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt}
-	if lastID != "" && !s.catchUp(ctx) {
-		return
-	}
-	s.run(ctx, caller.ExpiresAt)
+	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt, resume: lastID != ""}
+	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ExpiresAt, stop) })
 }
 
 // session is one open stream.
@@ -190,6 +201,29 @@ type session struct {
 	cursor      string
 	cursorKnown bool      // false until the first event when the tenant had none
 	connectedAt time.Time // start of a catch-up when the cursor is not known
+	resume      bool      // the client sent Last-Event-ID
+}
+
+// serve runs the stream on conn until it ends, then closes conn and
+// unregisters the client. stop closes when the hub stops.
+func (s *session) serve(conn net.Conn, expires time.Time, stop <-chan struct{}) {
+	defer s.h.hub.unregister(s.cl)
+	defer func() { _ = conn.Close() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The client sends nothing more; a read returns only when it goes away.
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		cancel()
+	}()
+	if s.w.flush() != nil {
+		return
+	}
+	if s.resume && !s.catchUp(ctx) {
+		return
+	}
+	s.run(ctx, expires, stop)
 }
 
 func (s *session) send(ev *Event) {
@@ -236,7 +270,7 @@ func (s *session) catchUp(ctx context.Context) bool {
 	}
 }
 
-func (s *session) run(ctx context.Context, expires time.Time) {
+func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct{}) {
 	heartbeat := time.NewTicker(s.h.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
 	var expiry <-chan time.Time
@@ -284,6 +318,10 @@ func (s *session) run(ctx context.Context, expires time.Time) {
 			_ = s.w.flush()
 			return
 		case <-s.h.drain.Done():
+			s.w.eventJSON("shutdown", gin.H{"reason": "this instance is shutting down; reconnect with Last-Event-ID"})
+			_ = s.w.flush()
+			return
+		case <-stop:
 			s.w.eventJSON("shutdown", gin.H{"reason": "this instance is shutting down; reconnect with Last-Event-ID"})
 			_ = s.w.flush()
 			return

@@ -61,6 +61,19 @@ type Hub struct {
 	subscribed chan struct{} // closed at the first subscription confirmation
 
 	presenceDone chan struct{}
+
+	sessions sync.WaitGroup // stream goroutines
+	stopping chan struct{}  // closed by Stop: streams end
+	stopOnce sync.Once
+}
+
+// serve runs a stream's goroutine, tracked so that Stop waits for it.
+func (h *Hub) serve(f func(stop <-chan struct{})) {
+	h.sessions.Add(1)
+	go func() {
+		defer h.sessions.Done()
+		f(h.stopping)
+	}()
 }
 
 // Stats are the hub's counters, read by the metrics collector.
@@ -89,6 +102,7 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 		tenants:  map[string]map[*client]struct{}{},
 		replica:  newReplicaID(),
 		lastSeen: map[string]string{},
+		stopping: make(chan struct{}),
 		reads:    make(chan struct{}, cfg.MaxRedisReads),
 	}
 }
@@ -139,8 +153,16 @@ func (h *Hub) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the subscription loop.
+// Stop ends every open stream and the subscription loop.
 func (h *Hub) Stop(ctx context.Context) error {
+	h.stopOnce.Do(func() { close(h.stopping) })
+	streams := make(chan struct{})
+	go func() { h.sessions.Wait(); close(streams) }()
+	select {
+	case <-streams:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if h.cancel == nil {
 		return nil
 	}

@@ -2,36 +2,55 @@ package realtime
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
-// sseWriter writes Server-Sent Events, flushing each and bounding each write.
+// sseWriter writes Server-Sent Events to a connection taken over from the
+// HTTP server, each flush bounded by a write deadline.
 type sseWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
+	conn    net.Conn
 	timeout time.Duration
-	buf     strings.Builder
+	buf     []byte
 }
 
-func newSSEWriter(w http.ResponseWriter, timeout time.Duration) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
+func newSSEWriter(conn net.Conn, timeout time.Duration) *sseWriter {
+	return &sseWriter{conn: conn, timeout: timeout}
 }
 
 func (s *sseWriter) flush() error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
-	_, err := s.w.Write([]byte(s.buf.String()))
-	s.buf.Reset()
-	if err != nil {
-		return err
+	if len(s.buf) == 0 {
+		return nil
 	}
-	return s.rc.Flush()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
+	_, err := s.conn.Write(s.buf)
+	if cap(s.buf) > 64<<10 {
+		s.buf = nil // do not keep a large buffer for an idle client
+	} else {
+		s.buf = s.buf[:0]
+	}
+	return err
+}
+
+// head queues the HTTP response head: the stream is delimited by closing the
+// connection, so it needs neither a length nor chunking.
+func (s *sseWriter) head(h http.Header) {
+	s.buf = append(s.buf, "HTTP/1.1 200 OK\r\n"...)
+	for k, vs := range h {
+		for _, v := range vs {
+			s.buf = append(s.buf, k...)
+			s.buf = append(s.buf, ": "...)
+			s.buf = append(s.buf, v...)
+			s.buf = append(s.buf, "\r\n"...)
+		}
+	}
+	s.buf = append(s.buf, "\r\n"...)
 }
 
 func (s *sseWriter) retry(d time.Duration) {
-	s.buf.WriteString("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
+	s.buf = append(s.buf, "retry: "+strconv.FormatInt(d.Milliseconds(), 10)+"\n\n"...)
 }
 
 // sseFrame is one event's bytes; data must be single-line JSON.
@@ -50,14 +69,14 @@ func sseFrame(id, name string, data []byte) []byte {
 }
 
 // frame queues prebuilt event bytes.
-func (s *sseWriter) frame(b []byte) { s.buf.Write(b) }
+func (s *sseWriter) frame(b []byte) { s.buf = append(s.buf, b...) }
 
 func (s *sseWriter) eventJSON(name string, v any) {
 	b, _ := json.Marshal(v)
-	s.buf.Write(sseFrame("", name, b))
+	s.buf = append(s.buf, sseFrame("", name, b)...)
 }
 
-func (s *sseWriter) comment(text string) { s.buf.WriteString(": " + text + "\n\n") }
+func (s *sseWriter) comment(text string) { s.buf = append(s.buf, ": "+text+"\n\n"...) }
 
 // withSource adds "source": channel to a JSON object.
 func withSource(data []byte, channel string) []byte {
