@@ -52,7 +52,7 @@ type Hub struct {
 	reported map[string]bool   // tenants whose count was last reported non-zero
 	lastSeen map[string]string // newest event id dispatched, by tenant
 	reads    chan struct{}     // bounds concurrent Redis reads of stream openings
-	replica  string          // this process, in presence counts
+	replica  string            // this process, in presence counts
 
 	stats Stats
 
@@ -94,11 +94,11 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 		log = zap.NewNop()
 	}
 	return &Hub{
-		cfg:     cfg,
-		log:     log.Named("realtime"),
-		mgr:     mgr,
-		ps:      mgr.Named(redis.ClientPubSub),
-		store:   newStore(mgr.Client(), mgr.Prefix(redis.ClientDefault), cfg),
+		cfg:      cfg,
+		log:      log.Named("realtime"),
+		mgr:      mgr,
+		ps:       mgr.Named(redis.ClientPubSub),
+		store:    newStore(mgr.Client(), mgr.Prefix(redis.ClientDefault), cfg),
 		tenants:  map[string]map[*client]struct{}{},
 		replica:  newReplicaID(),
 		lastSeen: map[string]string{},
