@@ -159,6 +159,8 @@ func TestBadInputIs400(t *testing.T) {
 		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop", "cron_expression": "@hourly", "interval_seconds": 5}, "cron_expression"},
 		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop"}, "cron_expression"},
 		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 0}, "interval_seconds"},
+		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 1e10}, "interval_seconds"},
+		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop", "cron_expression": "@hourly", "timezone": "Local"}, "timezone"},
 		{"POST", "/api/v1/jobs/scheduler/scheduled-jobs", map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 5, "misfire_policy": "later"}, "misfire_policy"},
 	}
 	for _, tc := range cases {
@@ -297,7 +299,11 @@ func TestMaxPendingPerTenantAndRetention(t *testing.T) {
 	// Retention: finished jobs expire with their index entries.
 	short := startInstance(t, srv.URL(), &counters{}, nil, func(c *jobs.Config, _ *redis.Config) { c.Retention = 300 * time.Millisecond })
 	other := token(t, "initech", allPerms...)
-	id := create(t, short, other, map[string]any{"job_type": "noop"})["id"].(string)
+	code, first := call(t, "POST", short.base+"/api/v1/jobs", other, map[string]any{"job_type": "noop", "title": "t"}, "Idempotency-Key", "kept-longer")
+	if code != 201 {
+		t.Fatalf("%d %v", code, first)
+	}
+	id := first["id"].(string)
 	waitStatus(t, short, other, id, "completed", 5*time.Second)
 	eventually(t, "expiry", 5*time.Second, func() bool {
 		code, _ := call(t, "GET", short.base+"/api/v1/jobs/"+id, other, nil)
@@ -306,6 +312,11 @@ func TestMaxPendingPerTenantAndRetention(t *testing.T) {
 	_, list := call(t, "GET", short.base+"/api/v1/jobs", other, nil)
 	if list["total"] != 0.0 {
 		t.Errorf("expired job still listed: %v", list)
+	}
+	// The idempotency key outlived its job: the same request makes a new one.
+	code, again := call(t, "POST", short.base+"/api/v1/jobs", other, map[string]any{"job_type": "noop", "title": "t"}, "Idempotency-Key", "kept-longer")
+	if code != 201 || again["id"] == id {
+		t.Errorf("key of an expired job: %d %v", code, again)
 	}
 }
 

@@ -106,7 +106,7 @@ func (q *Queue) validate(r *CreateRequest) error {
 		return fieldErr("title", "required")
 	}
 	if len(r.Title) > 500 {
-		return fieldErr("title", "must be at most 500 characters")
+		return fieldErr("title", "must be at most 500 bytes")
 	}
 	if r.Priority == "" {
 		r.Priority = "normal"
@@ -196,6 +196,14 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	switch res[0] {
 	case "dup":
 		j, err := q.Get(ctx, tenant, res[1])
+		if errors.Is(err, ErrNotFound) {
+			// The first job has expired (jobs.retention is under the key's 24 h):
+			// the key is stale, so the request creates a new job.
+			if err := q.rdb.Del(ctx, q.base+"idem:"+tenant+":"+idemKey).Err(); err != nil {
+				return nil, false, unavailable(err)
+			}
+			return q.enqueue(ctx, tenant, createdBy, r, idemKey, retryOf)
+		}
 		return j, true, err
 	case "conflict":
 		return nil, false, ErrIdempotency

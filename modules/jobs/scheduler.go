@@ -62,6 +62,9 @@ type ScheduleRequest struct {
 	MisfirePolicy     *string          `json:"misfire_policy"`
 }
 
+// maxIntervalSeconds bounds interval_seconds (a year).
+const maxIntervalSeconds = 365 * 24 * 3600
+
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // timing computes a schedule's slots.
@@ -100,7 +103,7 @@ func (s *Schedule) timing() (timing, error) {
 }
 
 // apply merges r into s and validates the result.
-func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest, creating bool) error {
+func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	if r.Name != nil {
 		s.Name = *r.Name
 	}
@@ -148,8 +151,17 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest, creating bool) err
 		return fieldErr("cron_expression", "give exactly one of cron_expression and interval_seconds")
 	case s.CronExpression == nil && s.IntervalSeconds == nil:
 		return fieldErr("cron_expression", "give exactly one of cron_expression and interval_seconds")
-	case s.IntervalSeconds != nil && *s.IntervalSeconds < 1:
-		return fieldErr("interval_seconds", "must be at least 1")
+	case s.IntervalSeconds != nil && (*s.IntervalSeconds < 1 || *s.IntervalSeconds > maxIntervalSeconds):
+		return fieldErr("interval_seconds", "must be between 1 and %d (a year)", maxIntervalSeconds)
+	}
+	if len(s.Name) > 500 {
+		return fieldErr("name", "must be at most 500 bytes")
+	}
+	if s.Timezone == "" || s.Timezone == "Local" {
+		return fieldErr("timezone", "must name an IANA time zone such as UTC or Europe/Berlin, got %q", s.Timezone)
+	}
+	if s.Priority == "" {
+		s.Priority = "normal"
 	}
 	if s.MaxConcurrentRuns < 1 {
 		return fieldErr("max_concurrent_runs", "must be at least 1")
@@ -186,7 +198,7 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 		MaxRetries: 3, TimeoutSeconds: 300, MisfirePolicy: MisfireFireOnce, CreatedBy: createdBy, CreatedAt: &now,
 		anchor: now.UnixMilli(),
 	}
-	if err := q.applySchedule(s, r, true); err != nil {
+	if err := q.applySchedule(s, r); err != nil {
 		return nil, err
 	}
 	if err := q.mgr.Err(); err != nil {
@@ -303,7 +315,7 @@ func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r Schedul
 	if err != nil {
 		return nil, err
 	}
-	if err := q.applySchedule(s, r, false); err != nil {
+	if err := q.applySchedule(s, r); err != nil {
 		return nil, err
 	}
 	reschedule := r.CronExpression != nil || r.IntervalSeconds != nil || r.Timezone != nil || r.IsActive != nil

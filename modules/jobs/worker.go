@@ -320,7 +320,7 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 		if err != nil {
 			raw, _ = json.Marshal(map[string]string{"unencodable_result": err.Error()})
 		}
-		fields = append(fields, "result", string(raw), "error_message", "")
+		fields = append(fields, "result", string(raw), "error_message", "", "error_details", "")
 		if pr == nil || !pr.sent {
 			fields = append(fields, "progress_percent", "100")
 		}

@@ -3,10 +3,13 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -23,7 +26,7 @@ type ONUState struct {
 func (h *Hub) ONUs(ctx context.Context, tenant string) ([]ONUState, error) {
 	m, err := h.store.rdb.HGetAll(ctx, h.store.onusKey(tenant)).Result()
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	out := make([]ONUState, 0, len(m))
 	for serial, raw := range m {
@@ -49,7 +52,7 @@ func (h *Hub) EventCounts(ctx context.Context, tenant string, window time.Durati
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	out := make(map[string]int64, len(Channels))
 	for _, ch := range Channels {
@@ -104,7 +107,7 @@ func (h *Hub) reportPresence(ctx context.Context) {
 func (h *Hub) ConnectedClients(ctx context.Context, tenant string) (int64, error) {
 	m, err := h.store.rdb.HGetAll(ctx, h.presenceKey(tenant)).Result()
 	if err != nil {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	var total int64
 	cutoff := time.Now().Add(-presenceTTL).UnixMilli()
@@ -123,4 +126,12 @@ func (h *Hub) ConnectedClients(ctx context.Context, tenant string) (int64, error
 	total += int64(len(h.tenants[tenant]))
 	h.mu.RUnlock()
 	return total, nil
+}
+
+// unavailable marks a Redis failure so callers can test it with errors.Is.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, redis.ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", redis.ErrUnavailable, err)
 }
