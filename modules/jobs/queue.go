@@ -189,6 +189,7 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	args := []any{q.base, id, tenant, now.UnixMilli(), q.cfg.MaxPendingPerTenant, idemKey, idemHash,
 		idempotencyTTL.Milliseconds(), runAt, r.Priority}
 	args = append(args, jobFields(id, tenant, createdBy, &r, now, retryOf, "")...)
+	// (the fields are rebuilt below to return the job without a read)
 	res, err := enqueueScript.Run(ctx, q.rdb, []string{q.meta}, args...).StringSlice()
 	if err != nil {
 		return nil, false, unavailable(err)
@@ -211,11 +212,15 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 		return nil, false, ErrTenantFull
 	}
 	q.metrics.enqueued.WithLabelValues(r.JobType).Inc()
-	j, err := q.Get(ctx, tenant, id)
-	if err == nil {
-		q.emit(ctx, j, "job.created", nil)
+	// The stored hash is exactly these fields: no need to read it back.
+	fields := jobFields(id, tenant, createdBy, &r, now, retryOf, "")
+	h := make(map[string]string, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		h[fields[i].(string)] = fmt.Sprint(fields[i+1])
 	}
-	return j, false, err
+	j := jobFromHash(h)
+	q.emit(ctx, j, "job.created", nil)
+	return j, false, nil
 }
 
 // unavailable marks Redis failures so handlers answer 503.

@@ -86,7 +86,8 @@ return {'ok', id}
 `)
 
 // dequeueScript: ARGV base, now, lease_ms, worker, count, prio1..prio4 (in
-// the order to try). Returns {id, token, id, token, ...}.
+// the order to try). Returns {id, token, {field, value, ...}, ...}: each
+// leased job with its hash, so that running it needs no second round trip.
 var dequeueScript = goredis.NewScript(luaPrelude + `
 local now, lease, worker, count = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local out = {}
@@ -106,6 +107,7 @@ while taken < count do
     redis.call('DECR', base .. 'pending:' .. tenant)
     out[#out + 1] = id
     out[#out + 1] = token
+    out[#out + 1] = redis.call('HGETALL', jk(id))
     taken = taken + 1
   end
 end

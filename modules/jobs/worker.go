@@ -166,7 +166,7 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			}
 		}
 		taken, err := w.dequeue(ctx, free)
-		for range free - len(taken)/2 {
+		for range free - len(taken) {
 			slots <- struct{}{}
 		}
 		if err != nil {
@@ -181,13 +181,12 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			}
 			continue
 		}
-		for i := 0; i+1 < len(taken); i += 2 {
-			id, token := taken[i], taken[i+1]
+		for _, l := range taken {
 			w.runs.Add(1)
 			go func() {
 				defer w.runs.Done()
 				defer func() { slots <- struct{}{} }()
-				w.execute(runCtx, id, token)
+				w.execute(runCtx, l.job, l.token)
 			}()
 		}
 		if len(taken) == 0 {
@@ -204,13 +203,36 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 	}
 }
 
-func (w *Worker) dequeue(ctx context.Context, n int) ([]string, error) {
+// leased is a job this worker now owns.
+type leased struct {
+	job   *Job
+	token string
+}
+
+func (w *Worker) dequeue(ctx context.Context, n int) ([]leased, error) {
 	args := append([]any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds(), w.id, n}, order()...)
-	return dequeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+	res, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	var out []leased
+	for i := 0; i+2 < len(res); i += 3 {
+		token, _ := res[i+1].(string)
+		flat, _ := res[i+2].([]any)
+		h := make(map[string]string, len(flat)/2)
+		for j := 0; j+1 < len(flat); j += 2 {
+			k, _ := flat[j].(string)
+			v, _ := flat[j+1].(string)
+			h[k] = v
+		}
+		out = append(out, leased{job: jobFromHash(h), token: token})
+	}
+	return out, nil
 }
 
 // execute runs one leased job to an outcome.
-func (w *Worker) execute(parent context.Context, id, token string) {
+func (w *Worker) execute(parent context.Context, job *Job, token string) {
+	id := job.ID
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	w.mu.Lock()
@@ -229,11 +251,6 @@ func (w *Worker) execute(parent context.Context, id, token string) {
 	// when the handler's context has been cancelled.
 	bg := context.WithoutCancel(parent)
 
-	job, err := w.q.getAny(bg, id)
-	if err != nil {
-		w.log.Warn("jobs.load_failed", zap.String("job_id", id), zap.Error(err))
-		return // the lease expires and the sweeper puts it back
-	}
 	w.stats.Started.Add(1)
 	w.q.metrics.started.WithLabelValues(job.JobType).Inc()
 	if job.StartedAt != nil {
@@ -350,6 +367,9 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 	default:
 		w.stats.Failed.Add(1)
 		w.q.metrics.failed.WithLabelValues(job.JobType).Inc()
+	}
+	if w.q.pub == nil {
+		return
 	}
 	if final, err := w.q.getAny(ctx, job.ID); err == nil {
 		event := map[string]string{"completed": "job.completed", "failed": "job.failed", "timeout": "job.timeout", "cancelled": "job.cancelled", "retry": "job.retrying"}[outcome]
