@@ -92,11 +92,8 @@ func refreshDashboardJob(d *metrics.Dashboard) jobs.Registration {
 		if err := d.Invalidate(ctx, j.TenantID); err != nil {
 			return nil, fmt.Errorf("invalidating the cache: %w", err)
 		}
-		dash, err := d.Get(ctx, j.TenantID)
-		if err != nil {
-			return nil, err
-		}
+		_, info := d.Get(ctx, j.TenantID)
 		progress(ctx, jobs.ProgressUpdate{Percent: 100, ItemsProcessed: 1, ItemsSucceeded: 1, CurrentItem: "dashboard"})
-		return map[string]any{"timestamp": dash["timestamp"], "cache": dash["cache"]}, nil
+		return map[string]any{"cached": info.Available}, nil
 	}}
 }

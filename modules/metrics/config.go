@@ -16,6 +16,10 @@ type Config struct {
 	Addr string `koanf:"addr"`
 	// CacheTTL is how long a tenant's dashboard is cached in Redis.
 	CacheTTL time.Duration `koanf:"cache_ttl"`
+	// LocalCacheTTL keeps a dashboard read from Redis in this process this
+	// long, sparing Redis a read per request; 0 turns it off. Another
+	// replica's invalidation reaches this one within this time.
+	LocalCacheTTL time.Duration `koanf:"local_cache_ttl"`
 	// LockTTL bounds the cross-replica lock that lets one replica compute a
 	// cold dashboard while the others wait for its result.
 	LockTTL time.Duration `koanf:"lock_ttl"`
@@ -25,7 +29,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{CacheTTL: 300 * time.Second, LockTTL: 5 * time.Second, SourceTimeout: 5 * time.Second}
+	return Config{CacheTTL: 300 * time.Second, LocalCacheTTL: time.Second, LockTTL: 5 * time.Second, SourceTimeout: 5 * time.Second}
 }
 
 // Validate checks every field.
@@ -35,6 +39,9 @@ func (c *Config) Validate(config.Environment) error {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
 		}
+	}
+	if c.LocalCacheTTL < 0 || c.LocalCacheTTL > c.CacheTTL {
+		errs = append(errs, config.Problem("local_cache_ttl", fmt.Sprintf("must be between 0 and cache_ttl (%s), got %s", c.CacheTTL, c.LocalCacheTTL)))
 	}
 	for key, d := range map[string]time.Duration{"cache_ttl": c.CacheTTL, "lock_ttl": c.LockTTL, "source_timeout": c.SourceTimeout} {
 		if d <= 0 {

@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -47,6 +49,7 @@ type Dashboard struct {
 
 	mu       sync.Mutex
 	computes map[string]int // per tenant, for tests and metrics
+	local    sync.Map       // tenant -> localEntry
 }
 
 // NewDashboard builds a dashboard over sources (sorted by name).
@@ -71,30 +74,70 @@ func (d *Dashboard) Computes(tenant string) int {
 	return d.computes[tenant]
 }
 
-// cached is what the cache holds.
+// cached is one computed dashboard: its sections and timestamp as one JSON
+// object, ready to send once the "cache" member is added.
 type cached struct {
-	ComputedAt time.Time                  `json:"computed_at"`
-	Sections   map[string]json.RawMessage `json:"sections"`
+	ComputedAt time.Time
+	Body       []byte // {"jobs":…,"network":…,"timestamp":"…"}
 }
 
-// Get returns tenant's dashboard: from the cache when fresh, else computed
-// (and cached before it returns). Without Redis it is computed uncached.
-func (d *Dashboard) Get(ctx context.Context, tenant string) (map[string]any, error) {
+// encode is the Redis form: the computation time in Unix ms, a newline, the body.
+func (c *cached) encode() []byte {
+	b := strconv.AppendInt(nil, c.ComputedAt.UnixMilli(), 10)
+	b = append(b, '\n')
+	return append(b, c.Body...)
+}
+
+func decodeCached(raw []byte) (*cached, bool) {
+	ms, body, ok := bytes.Cut(raw, []byte{'\n'})
+	n, err := strconv.ParseInt(string(ms), 10, 64)
+	if !ok || err != nil || len(body) < 2 || body[len(body)-1] != '}' {
+		return nil, false
+	}
+	return &cached{ComputedAt: time.UnixMilli(n).UTC(), Body: body}, true
+}
+
+// localEntry is the in-process tier in front of Redis.
+type localEntry struct {
+	c        *cached
+	storedAt time.Time
+}
+
+// Get returns tenant's dashboard as JSON: from the in-process tier (at most
+// Config.LocalCacheTTL old there), else from Redis when fresh, else computed
+// and cached before it returns. Without Redis it is computed uncached.
+func (d *Dashboard) Get(ctx context.Context, tenant string) ([]byte, CacheInfo) {
 	if d.mgr.Err() != nil {
-		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false}), nil
+		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false})
+	}
+	if d.cfg.LocalCacheTTL > 0 {
+		if v, ok := d.local.Load(tenant); ok {
+			e := v.(localEntry)
+			if time.Since(e.storedAt) < d.cfg.LocalCacheTTL && time.Since(e.c.ComputedAt) < d.cfg.CacheTTL {
+				return d.render(e.c, d.info(e.c, true))
+			}
+		}
 	}
 	if c, ok := d.read(ctx, tenant); ok {
-		return d.render(c, d.info(c, true)), nil
+		d.remember(tenant, c)
+		return d.render(c, d.info(c, true))
 	}
 	v, err, _ := d.group.Do(tenant, func() (any, error) {
 		return d.fill(context.WithoutCancel(ctx), tenant)
 	})
 	if err != nil {
 		// Redis failed mid-way: serve without the cache.
-		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false}), nil
+		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false})
 	}
 	c := v.(*cached)
-	return d.render(c, d.info(c, false)), nil
+	d.remember(tenant, c)
+	return d.render(c, d.info(c, false))
+}
+
+func (d *Dashboard) remember(tenant string, c *cached) {
+	if d.cfg.LocalCacheTTL > 0 {
+		d.local.Store(tenant, localEntry{c: c, storedAt: time.Now()})
+	}
 }
 
 func (d *Dashboard) info(c *cached, hit bool) CacheInfo {
@@ -106,11 +149,7 @@ func (d *Dashboard) read(ctx context.Context, tenant string) (*cached, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var c cached
-	if json.Unmarshal(raw, &c) != nil {
-		return nil, false
-	}
-	return &c, true
+	return decodeCached(raw)
 }
 
 // fill computes and caches a cold dashboard. The replica that takes the lock
@@ -131,8 +170,7 @@ func (d *Dashboard) fill(ctx context.Context, tenant string) (*cached, error) {
 		}
 	}
 	c := d.compute(ctx, tenant)
-	raw, _ := json.Marshal(c)
-	if err := d.rdb.Set(ctx, d.cacheKey(tenant), raw, d.cfg.CacheTTL).Err(); err != nil {
+	if err := d.rdb.Set(ctx, d.cacheKey(tenant), c.encode(), d.cfg.CacheTTL).Err(); err != nil {
 		return nil, err
 	}
 	if locked {
@@ -141,12 +179,13 @@ func (d *Dashboard) fill(ctx context.Context, tenant string) (*cached, error) {
 	return c, nil
 }
 
-// compute runs every source concurrently.
+// compute runs every source concurrently and renders their sections.
 func (d *Dashboard) compute(ctx context.Context, tenant string) *cached {
 	d.mu.Lock()
 	d.computes[tenant]++
 	d.mu.Unlock()
-	c := &cached{ComputedAt: time.Now().UTC(), Sections: make(map[string]json.RawMessage, len(d.sources))}
+	now := time.Now().UTC()
+	sections := make(map[string]json.RawMessage, len(d.sources)+1)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range d.sources {
@@ -167,12 +206,15 @@ func (d *Dashboard) compute(ctx context.Context, tenant string) *cached {
 				raw, _ = json.Marshal(map[string]any{"available": false, "message": msg})
 			}
 			mu.Lock()
-			c.Sections[s.Name] = raw
+			sections[s.Name] = raw
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return c
+	ts, _ := json.Marshal(now.Format(time.RFC3339))
+	sections["timestamp"] = ts
+	body, _ := json.Marshal(sections)
+	return &cached{ComputedAt: now, Body: body}
 }
 
 func safeCompute(ctx context.Context, s Source, tenant string) (v any, err error) {
@@ -184,18 +226,23 @@ func safeCompute(ctx context.Context, s Source, tenant string) (v any, err error
 	return s.Compute(ctx, tenant)
 }
 
-func (d *Dashboard) render(c *cached, info CacheInfo) map[string]any {
-	out := make(map[string]any, len(c.Sections)+2)
-	for k, v := range c.Sections {
-		out[k] = v
+// render adds the "cache" member to the body.
+func (d *Dashboard) render(c *cached, info CacheInfo) ([]byte, CacheInfo) {
+	ci, _ := json.Marshal(info)
+	out := make([]byte, 0, len(c.Body)+len(ci)+12)
+	out = append(out, c.Body[:len(c.Body)-1]...)
+	if len(c.Body) > 2 {
+		out = append(out, ',')
 	}
-	out["timestamp"] = c.ComputedAt.Format(time.RFC3339)
-	out["cache"] = info
-	return out
+	out = append(out, `"cache":`...)
+	out = append(out, ci...)
+	return append(out, '}'), info
 }
 
-// Invalidate drops tenant's cached dashboard.
+// Invalidate drops tenant's cached dashboard (in Redis and in this process;
+// other replicas' in-process tier ages out within Config.LocalCacheTTL).
 func (d *Dashboard) Invalidate(ctx context.Context, tenant string) error {
+	d.local.Delete(tenant)
 	if err := d.mgr.Err(); err != nil {
 		return err
 	}

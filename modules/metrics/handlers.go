@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -41,12 +42,8 @@ func Handler(reg *prometheus.Registry) http.Handler {
 }
 
 func (h *Handlers) dashboard(c *gin.Context) {
-	d, err := h.dash.Get(c.Request.Context(), auth.CallerOf(c).TenantID)
-	if err != nil {
-		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "the dashboard could not be computed")
-		return
-	}
-	c.JSON(http.StatusOK, d)
+	body, _ := h.dash.Get(c.Request.Context(), auth.CallerOf(c).TenantID)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func (h *Handlers) invalidate(c *gin.Context) {
@@ -56,6 +53,8 @@ func (h *Handlers) invalidate(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"invalidated": true})
 	case errors.Is(err, redis.ErrUnavailable):
 		httpserver.Unavailable(c, h.dash.mgr.Config().ReconnectInterval*3, "the cache is unavailable: Redis is down")
+	case errors.Is(err, context.Canceled):
+		c.Abort()
 	default:
 		httpserver.Unavailable(c, h.dash.mgr.Config().ReconnectInterval*3, "the cache could not be cleared")
 	}
