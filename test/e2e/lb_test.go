@@ -107,6 +107,7 @@ func startNginx(t *testing.T, nginx string, lbPort int, ports []int) string {
 	write("upstreams.conf", ups.String())
 	write("listen.conf", fmt.Sprintf("listen 127.0.0.1:%d;\n", lbPort))
 	cmd := exec.Command(nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers go with it
 	out := &syncBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -115,11 +116,12 @@ func startNginx(t *testing.T, nginx string, lbPort int, ports []int) string {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		// SIGTERM: fast shutdown (a graceful one would wait for open streams).
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
 		if t.Failed() {
