@@ -144,19 +144,26 @@ func printConfig(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
-	var url string
-	cfg, ok := loadConfig("healthcheck", args, environ, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&url, "url", "", "readiness URL (default http://127.0.0.1:<http.addr port>/health/ready)")
-	})
-	if !ok {
+	fs := flag.NewFlagSet("redifx healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	url := fs.String("url", "", "readiness URL (default http://127.0.0.1:<http.addr port>/health/ready)")
+	file := fs.String("config", lookup(environ, "CONFIG_FILE"), "YAML configuration file (default $CONFIG_FILE)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return exitUsage
 	}
-	if url == "" {
-		_, port, _ := net.SplitHostPort(cfg.HTTP.Addr)
-		url = "http://127.0.0.1:" + port + "/health/ready"
+	if *url == "" {
+		// Only http.addr matters here: a probe (a sidecar, say) may lack the
+		// service's secrets, so other configuration problems are ignored.
+		cfg, _ := app.Load(*file, environ)
+		addr := cfg.HTTP.Addr
+		if addr == "" {
+			addr = httpserver.DefaultConfig().Addr
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		*url = "http://127.0.0.1:" + port + "/health/ready"
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(url)
+	resp, err := client.Get(*url)
 	if err != nil {
 		fmt.Fprintf(stderr, "redifx healthcheck: %v\n", err)
 		return exitFailure

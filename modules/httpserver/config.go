@@ -27,6 +27,9 @@ type Config struct {
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 	// HealthCheckTimeout bounds each health check of /health/ready.
 	HealthCheckTimeout time.Duration `koanf:"health_check_timeout"`
+	// TrustedProxies are the addresses or CIDRs of proxies whose
+	// X-Forwarded-For names the client; empty trusts none.
+	TrustedProxies []string `koanf:"trusted_proxies"`
 }
 
 // DefaultConfig returns the defaults outside production.
@@ -65,6 +68,13 @@ func (c *Config) Validate(config.Environment) error {
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, config.Problem("drain_delay", fmt.Sprintf("must not be negative, got %s", c.DrainDelay)))
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				errs = append(errs, config.Problem("trusted_proxies", fmt.Sprintf("%q is not an IP address or CIDR", p)))
+			}
+		}
 	}
 	if c.MaxBodyBytes < 1 {
 		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be at least 1, got %d", c.MaxBodyBytes)))

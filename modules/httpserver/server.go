@@ -74,6 +74,9 @@ func New(o Options) *Server {
 	}
 	s := &Server{opts: o, log: o.Log.Named("http"), stopping: make(chan struct{}), drain: o.Drain}
 	e := gin.New()
+	// The client address comes from X-Forwarded-For only behind trusted
+	// proxies; otherwise any client could choose what the logs show.
+	_ = e.SetTrustedProxies(o.Config.TrustedProxies)
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.NoRoute(func(c *gin.Context) { Error(c, http.StatusNotFound, "not_found", "no route for "+c.Request.URL.Path) })
@@ -134,6 +137,9 @@ func (s *Server) Draining() bool { return s.drain.Draining() }
 // binary calls it the moment SIGTERM arrives; Stop calls it too.
 func (s *Server) BeginDrain() {
 	if s.drain.Begin() {
+		// Answers from now on close their connection, so that a proxy does not
+		// reuse one that Shutdown is about to close under it.
+		s.srv.SetKeepAlivesEnabled(false)
 		s.log.Info("http.draining", zap.Duration("drain_delay", s.opts.Config.DrainDelay))
 	}
 }

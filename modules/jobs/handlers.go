@@ -150,13 +150,13 @@ func (h *Handlers) get(c *gin.Context) {
 }
 
 func (h *Handlers) cancel(c *gin.Context) {
-	j, err := h.q.Cancel(c.Request.Context(), tenant(c), c.Param("id"))
+	j, running, err := h.q.Cancel(c.Request.Context(), tenant(c), c.Param("id"))
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	status := http.StatusOK
-	if j.Status == StatusRunning {
+	if running {
 		status = http.StatusAccepted // the worker cancels it within a second
 	}
 	c.JSON(status, j)

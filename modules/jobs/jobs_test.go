@@ -197,7 +197,7 @@ func TestRetriesWithBackoffThenSuccessOrFailure(t *testing.T) {
 	if j["attempts"] != 2.0 || c.get(failing) != 2 || !strings.Contains(j["error_message"].(string), "attempt 2 failed") || j["error_details"] == nil {
 		t.Errorf("failing: %v calls %d", j, c.get(failing))
 	}
-	j = waitStatus(t, in, tok, perm, "failed", 5*time.Second)
+	waitStatus(t, in, tok, perm, "failed", 5*time.Second)
 	if c.get(perm) != 1 {
 		t.Errorf("a permanent error must not retry: %d calls", c.get(perm))
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/redifx/redifx/modules/redis"
@@ -358,26 +357,27 @@ func (q *Queue) Statistics(ctx context.Context, tenant string) (Statistics, erro
 }
 
 // Cancel cancels a pending or retrying job at once, or asks the worker running
-// it to stop (the status becomes cancelled when its handler returns).
-func (q *Queue) Cancel(ctx context.Context, tenant, id string) (*Job, error) {
+// it to stop (the status becomes cancelled when its handler returns; running
+// is then true).
+func (q *Queue) Cancel(ctx context.Context, tenant, id string) (job *Job, running bool, err error) {
 	if err := q.mgr.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	res, err := cancelScript.Run(ctx, q.rdb, []string{q.meta}, q.base, id, tenant, q.now().UnixMilli(), q.cfg.Retention.Milliseconds()).Text()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, false, unavailable(err)
 	}
 	switch res {
 	case "notfound":
-		return nil, ErrNotFound
+		return nil, false, ErrNotFound
 	case "conflict":
-		return nil, ErrConflict
+		return nil, false, ErrConflict
 	}
 	j, err := q.Get(ctx, tenant, id)
 	if err == nil && res == "cancelled" {
 		q.emit(ctx, j, "job.cancelled", nil)
 	}
-	return j, err
+	return j, res == "cancelling", err
 }
 
 // Retry creates a new pending job from a failed, cancelled or timed-out one,
@@ -420,5 +420,3 @@ func (q *Queue) emit(ctx context.Context, j *Job, eventType string, extra map[st
 		q.log.Log(level, "jobs.event_not_published", zap.String("job_id", j.ID), zap.String("event", eventType), zap.Error(err))
 	}
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -48,6 +48,7 @@ type Worker struct {
 	stopFetch context.CancelFunc // stops taking jobs
 	stopRuns  context.CancelCauseFunc
 	stopLoops context.CancelFunc
+	fetchDone chan struct{}
 	loops     sync.WaitGroup
 	runs      sync.WaitGroup
 }
@@ -75,8 +76,9 @@ func (w *Worker) Start(context.Context) error {
 	runCtx, stopRuns := context.WithCancelCause(context.Background())
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	w.stopFetch, w.stopRuns, w.stopLoops = stopFetch, stopRuns, stopLoops
-	w.loops.Add(4)
-	go func() { defer w.loops.Done(); w.fetch(fetchCtx, runCtx) }()
+	w.fetchDone = make(chan struct{})
+	w.loops.Add(3)
+	go func() { defer close(w.fetchDone); w.fetch(fetchCtx, runCtx) }()
 	go func() { defer w.loops.Done(); w.every(loopCtx, w.cfg.Lease/3, w.renew) }()
 	go func() { defer w.loops.Done(); w.every(loopCtx, w.cfg.SweepInterval, w.sweep) }()
 	go func() { defer w.loops.Done(); w.listenCancels(loopCtx) }()
@@ -90,6 +92,7 @@ func (w *Worker) Stop(ctx context.Context) error {
 		return nil
 	}
 	w.stopFetch()
+	<-w.fetchDone // no job starts after this
 	done := make(chan struct{})
 	go func() { w.runs.Wait(); close(done) }()
 	grace := time.NewTimer(w.cfg.ShutdownGrace)

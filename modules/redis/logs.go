@@ -18,5 +18,7 @@ func SetLibraryLogger(log *zap.Logger) {
 type libraryLogger struct{ log *zap.Logger }
 
 func (l libraryLogger) Printf(_ context.Context, format string, v ...any) {
-	l.log.Info("redis.library", zap.String("message", fmt.Sprintf(format, v...)))
+	// Debug: during an outage go-redis reports every failed dial; the
+	// manager's own events (redis.degraded, redis.reconnected) say what matters.
+	l.log.Debug("redis.library", zap.String("message", fmt.Sprintf(format, v...)))
 }

@@ -97,7 +97,7 @@ func startNginx(t *testing.T, nginx string, lbPort int, ports []int) string {
 	}
 	var ups strings.Builder
 	for _, p := range ports {
-		fmt.Fprintf(&ups, "server 127.0.0.1:%d max_fails=3 fail_timeout=5s;\n", p)
+		fmt.Fprintf(&ups, "server 127.0.0.1:%d max_fails=1 fail_timeout=1s;\n", p)
 	}
 	write := func(name, body string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -338,9 +338,12 @@ func TestRollingRestartBehindTheLoadBalancer(t *testing.T) {
 	keys := map[string]string{} // Idempotency-Key -> job id
 	var published sync.Map      // acknowledged event ids
 	var publishFailures atomic.Int64
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	defer stopLoops()
+	var loops sync.WaitGroup
 	loop := func(body func(i int)) {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil && i < 5000; i++ {
+		loops.Go(func() {
+			for i := 0; loopCtx.Err() == nil && i < 5000; i++ {
 				body(i)
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -406,6 +409,21 @@ func TestRollingRestartBehindTheLoadBalancer(t *testing.T) {
 		f.restart(i)
 	}
 	time.Sleep(time.Second)
+	stopLoops()
+	loops.Wait()
+	// Let the streams catch up with the last acknowledged event before they stop.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, fl := range followers {
+		for {
+			fl.mu.Lock()
+			n := len(fl.ids)
+			fl.mu.Unlock()
+			if n >= countMap(&published) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	stop()
 	wg.Wait()
 
