@@ -135,34 +135,43 @@ end
 return out
 `)
 
-// finishScript: ARGV base, now, id, token, outcome, retry_at, retention_ms,
-// failed_attempt ("1" or "0"), field, value, ...
-// outcome: completed | failed | timeout | cancelled | retry. Returns "ok" or
-// "lost" (the lease belongs to someone else now).
+// finishScript records the outcome of a batch of jobs. ARGV: base, now,
+// retention_ms, then per job: id, token, outcome, retry_at, failed_attempt
+// ("1"/"0"), n, then n field/value strings. outcome: completed | failed |
+// timeout | cancelled | retry. Returns one "ok" or "lost" (the lease belongs
+// to someone else now) per job.
 var finishScript = goredis.NewScript(luaPrelude + `
-local now, id, token, outcome = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local retry_at, retention, failed = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-local st, owner, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id'))
-if st ~= 'running' or owner ~= token then return 'lost' end
-redis.call('ZREM', base .. 'leases', id)
-redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
-if #ARGV >= 9 then
+local now, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+local i = 4
+while i <= #ARGV do
+  local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local retry_at, failed, n = tonumber(ARGV[i + 3]), ARGV[i + 4], tonumber(ARGV[i + 5])
   local fields = {}
-  for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-  redis.call('HSET', jk(id), unpack(fields))
+  for j = 1, n do fields[j] = ARGV[i + 5 + j] end
+  i = i + 6 + n
+  local st, owner, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id'))
+  if st ~= 'running' or owner ~= token then
+    out[#out + 1] = 'lost'
+  else
+    redis.call('ZREM', base .. 'leases', id)
+    redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
+    if n > 0 then redis.call('HSET', jk(id), unpack(fields)) end
+    if failed == '1' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
+    if outcome == 'retry' then
+      redis.call('HSET', jk(id), 'status', 'retrying')
+      redis.call('INCR', base .. 'pending:' .. tenant)
+      redis.call('ZADD', base .. 'delayed', retry_at, id)
+    else
+      redis.call('HSET', jk(id), 'status', outcome, 'completed_at', now)
+      if outcome == 'cancelled' then redis.call('HSET', jk(id), 'cancelled_at', now) end
+      redis.call('ZADD', base .. 'expire', now + retention, id)
+      finish_schedule(id, outcome)
+    end
+    out[#out + 1] = 'ok'
+  end
 end
-if failed == '1' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
-if outcome == 'retry' then
-  redis.call('HSET', jk(id), 'status', 'retrying')
-  redis.call('INCR', base .. 'pending:' .. tenant)
-  redis.call('ZADD', base .. 'delayed', retry_at, id)
-  return 'ok'
-end
-redis.call('HSET', jk(id), 'status', outcome, 'completed_at', now)
-if outcome == 'cancelled' then redis.call('HSET', jk(id), 'cancelled_at', now) end
-redis.call('ZADD', base .. 'expire', now + retention, id)
-finish_schedule(id, outcome)
-return 'ok'
+return out
 `)
 
 // requeueScript: ARGV base, id, token. Puts the caller's own running job back

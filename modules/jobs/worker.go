@@ -50,7 +50,11 @@ type Worker struct {
 	stopLoops context.CancelFunc
 	fetchDone chan struct{}
 	loops     sync.WaitGroup
-	runs      sync.WaitGroup
+
+	finishCh     chan finishReq
+	stopFinisher context.CancelFunc
+	finisherDone chan struct{}
+	runs         sync.WaitGroup
 }
 
 type run struct {
@@ -77,6 +81,11 @@ func (w *Worker) Start(context.Context) error {
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	w.stopFetch, w.stopRuns, w.stopLoops = stopFetch, stopRuns, stopLoops
 	w.fetchDone = make(chan struct{})
+	w.finishCh = make(chan finishReq)
+	finCtx, stopFinisher := context.WithCancel(context.Background())
+	w.stopFinisher = stopFinisher
+	w.finisherDone = make(chan struct{})
+	go func() { defer close(w.finisherDone); w.finisher(finCtx) }()
 	w.loops.Add(3)
 	go func() { defer close(w.fetchDone); w.fetch(fetchCtx, runCtx) }()
 	go func() { defer w.loops.Done(); w.every(loopCtx, w.cfg.Lease/3, w.renew) }()
@@ -107,6 +116,8 @@ func (w *Worker) Stop(ctx context.Context) error {
 	// take a job while it still runs here.
 	w.stopRuns(errShutdown)
 	<-done
+	w.stopFinisher() // every handler has returned and recorded its outcome
+	<-w.finisherDone
 	w.stopLoops()
 	w.loops.Wait()
 	return nil
@@ -353,8 +364,8 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 	if outcome == "retry" {
 		retryAt = now.Add(w.backoff(job.Attempts)).UnixMilli()
 	}
-	args := append([]any{w.q.base, now.UnixMilli(), job.ID, token, outcome, retryAt, w.cfg.Retention.Milliseconds(), boolStr(failed)}, fields...)
-	res, err := finishScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).Text()
+	group := append([]any{job.ID, token, outcome, retryAt, boolStr(failed), len(fields)}, fields...)
+	res, err := w.finishBatched(ctx, group)
 	if err != nil || res != "ok" {
 		w.log.Warn("jobs.finish_failed", zap.String("job_id", job.ID), zap.String("outcome", outcome), zap.String("result", res), zap.Error(err))
 		return
@@ -500,4 +511,67 @@ func (p *progressor) fields() []any {
 	u := p.cur
 	return []any{"progress_percent", strconv.FormatFloat(u.Percent, 'f', -1, 64), "items_processed", u.ItemsProcessed,
 		"items_succeeded", u.ItemsSucceeded, "items_failed", u.ItemsFailed, "current_item", u.CurrentItem}
+}
+
+// finishReq is one job's outcome waiting for the batch that records it.
+type finishReq struct {
+	group []any
+	done  chan finishRes
+}
+
+type finishRes struct {
+	res string
+	err error
+}
+
+// finishBatched hands an outcome to the finisher, which records every outcome
+// that is waiting in one script call: jobs that end together cost one round
+// trip.
+func (w *Worker) finishBatched(ctx context.Context, group []any) (string, error) {
+	req := finishReq{group: group, done: make(chan finishRes, 1)}
+	select {
+	case w.finishCh <- req:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	r := <-req.done
+	return r.res, r.err
+}
+
+// maxFinishBatch bounds one finish script call.
+const maxFinishBatch = 128
+
+func (w *Worker) finisher(ctx context.Context) {
+	for {
+		var first finishReq
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-w.finishCh:
+		}
+		batch := []finishReq{first}
+		for more := true; more && len(batch) < maxFinishBatch; {
+			select {
+			case r := <-w.finishCh:
+				batch = append(batch, r)
+			default:
+				more = false
+			}
+		}
+		args := []any{w.q.base, w.q.now().UnixMilli(), w.cfg.Retention.Milliseconds()}
+		for _, r := range batch {
+			args = append(args, r.group...)
+		}
+		res, err := finishScript.Run(context.WithoutCancel(ctx), w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+		for i, r := range batch {
+			switch {
+			case err != nil:
+				r.done <- finishRes{err: err}
+			case i < len(res):
+				r.done <- finishRes{res: res[i]}
+			default:
+				r.done <- finishRes{err: fmt.Errorf("finish script answered %d results for %d jobs", len(res), len(batch))}
+			}
+		}
+	}
 }
