@@ -204,6 +204,14 @@ type session struct {
 	resume      bool      // the client sent Last-Event-ID
 }
 
+const shutdownReason = "this instance is shutting down; reconnect with Last-Event-ID"
+
+// end sends the event that says why the stream closes.
+func (s *session) end(event, reason string) {
+	s.w.eventJSON(event, gin.H{"reason": reason})
+	_ = s.w.flush()
+}
+
 // serve runs the stream on conn until it ends, then closes conn and
 // unregisters the client. stop closes when the hub stops.
 func (s *session) serve(conn net.Conn, expires time.Time, stop <-chan struct{}) {
@@ -310,20 +318,16 @@ func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct
 				return
 			}
 		case <-s.cl.kicked:
-			s.w.eventJSON("slow_client", gin.H{"reason": "too slow to keep up; reconnect with Last-Event-ID"})
-			_ = s.w.flush()
+			s.end("slow_client", "too slow to keep up; reconnect with Last-Event-ID")
 			return
 		case <-expiry:
-			s.w.eventJSON("token_expired", gin.H{"reason": "the access token expired; reconnect with a fresh token and Last-Event-ID"})
-			_ = s.w.flush()
+			s.end("token_expired", "the access token expired; reconnect with a fresh token and Last-Event-ID")
 			return
 		case <-s.h.drain.Done():
-			s.w.eventJSON("shutdown", gin.H{"reason": "this instance is shutting down; reconnect with Last-Event-ID"})
-			_ = s.w.flush()
+			s.end("shutdown", shutdownReason)
 			return
 		case <-stop:
-			s.w.eventJSON("shutdown", gin.H{"reason": "this instance is shutting down; reconnect with Last-Event-ID"})
-			_ = s.w.flush()
+			s.end("shutdown", shutdownReason)
 			return
 		case <-ctx.Done():
 			return
