@@ -30,9 +30,12 @@ cover:
 	$(GO) test -race -count=1 -coverpkg=./... -coverprofile=coverage.out ./...
 	$(GO) tool cover -func=coverage.out | tail -n 1
 
+# Benchmarks (minutes; not part of make test). Each writes bench/results/.
 bench:
 	./bench/run.sh
 	./bench/realtime/run.sh
+	./bench/jobs/run.sh
+	./bench/dashboard/run.sh
 
 clean:
 	rm -rf bin coverage.out
