@@ -11,6 +11,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/logging"
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 	"go.uber.org/fx/fxtest"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
@@ -103,5 +104,23 @@ func TestModuleProvidesLoggerAndFxEventsAreQuietAtInfo(t *testing.T) {
 	app.RequireStart().RequireStop()
 	if log == nil || !log.Core().Enabled(zapcore.InfoLevel) || log.Core().Enabled(zapcore.DebugLevel) {
 		t.Fatal("logger not provided at info level")
+	}
+}
+
+func TestFxEventsAreQuietAtInfoButErrorsShow(t *testing.T) {
+	var buf buffer
+	log, err := logging.NewWithSink(logging.Config{Level: "info", Format: "json"}, nil, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := logging.NewEventLogger(log)
+	el.LogEvent(&fxevent.Started{})
+	el.LogEvent(&fxevent.Provided{ConstructorName: "x", OutputTypeNames: []string{"y"}})
+	if out := buf.String(); out != "" {
+		t.Errorf("Fx events at info: %s", out)
+	}
+	el.LogEvent(&fxevent.Started{Err: errors.New("start failed badly")})
+	if !strings.Contains(buf.String(), "start failed badly") {
+		t.Errorf("an Fx error must show at info: %q", buf.String())
 	}
 }

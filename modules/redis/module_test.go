@@ -358,3 +358,27 @@ func TestSentinelFailoverIsFollowedWithoutRestart(t *testing.T) {
 	}
 	eventually(t, "manager ready", 5*time.Second, m.Available)
 }
+
+func TestNamedClientsAreFxNamedValues(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := loadConfig(t, "REDIS__URL="+srv.URL())
+	var named struct {
+		fx.In
+		Default goredis.UniversalClient
+		Cache   goredis.UniversalClient `name:"cache"`
+		Session goredis.UniversalClient `name:"session"`
+		PubSub  goredis.UniversalClient `name:"pubsub"`
+	}
+	app := fxtest.New(t, config.Supply(cfg), fx.Supply(zap.NewNop()), redis.Module, fx.Populate(&named))
+	app.RequireStart()
+	defer app.RequireStop()
+	ctx := context.Background()
+	for db, c := range map[int]goredis.UniversalClient{0: named.Default, 1: named.Cache, 2: named.Session, 3: named.PubSub} {
+		if got := c.(*goredis.Client).Options().DB; got != db {
+			t.Errorf("client for DB %d uses DB %d", db, got)
+		}
+		if err := c.Ping(ctx).Err(); err != nil {
+			t.Error(err)
+		}
+	}
+}
