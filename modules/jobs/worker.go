@@ -156,14 +156,18 @@ func order() []any {
 	return out
 }
 
-// fetch takes jobs while slots are free. When the queues are empty it blocks
-// on the notify list (woken by every enqueue), so idle pickup is immediate
-// without polling Redis in a loop.
+// fetch takes jobs while slots are free: up to twice the concurrency, so
+// that the next jobs are already leased (and their leases renewed) while the
+// current ones finish, and the round trips of taking and finishing overlap.
+// At most Concurrency handlers run at once. When the queues are empty it
+// blocks on the notify list (woken by every enqueue), so idle pickup is
+// immediate without polling Redis in a loop.
 func (w *Worker) fetch(ctx, runCtx context.Context) {
-	slots := make(chan struct{}, w.cfg.Concurrency)
-	for range w.cfg.Concurrency {
+	slots := make(chan struct{}, 2*w.cfg.Concurrency)
+	for range cap(slots) {
 		slots <- struct{}{}
 	}
+	exec := make(chan struct{}, w.cfg.Concurrency)
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,11 +200,27 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			continue
 		}
 		for _, l := range taken {
+			jobCtx, cancel := w.hold(runCtx, l)
 			w.runs.Add(1)
 			go func() {
 				defer w.runs.Done()
 				defer func() { slots <- struct{}{} }()
-				w.execute(runCtx, l.job, l.token)
+				defer w.release(l.job.ID, cancel)
+				if ctx.Err() != nil {
+					w.putBack(l) // stopping: not started, so not run
+					return
+				}
+				select {
+				case exec <- struct{}{}:
+				case <-ctx.Done():
+					w.putBack(l)
+					return
+				case <-jobCtx.Done():
+					w.notStarted(l, context.Cause(jobCtx))
+					return
+				}
+				defer func() { <-exec }()
+				w.execute(jobCtx, l.job, l.token)
 			}()
 		}
 		if len(taken) == 0 {
@@ -214,6 +234,44 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 				}
 			}
 		}
+	}
+}
+
+// hold registers a leased job for lease renewal (and cancel requests) from
+// the moment it is taken, before its handler starts.
+func (w *Worker) hold(parent context.Context, l leased) (context.Context, context.CancelCauseFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	w.mu.Lock()
+	w.running[l.job.ID] = &run{token: l.token, cancel: cancel}
+	w.mu.Unlock()
+	return ctx, cancel
+}
+
+func (w *Worker) release(id string, cancel context.CancelCauseFunc) {
+	cancel(nil)
+	w.mu.Lock()
+	delete(w.running, id)
+	w.mu.Unlock()
+}
+
+// putBack returns a leased job that was not started.
+func (w *Worker) putBack(l leased) {
+	ctx := context.Background()
+	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token).Text(); err == nil && ok == "ok" {
+		w.stats.Requeued.Add(1)
+		w.q.metrics.recovered.Inc()
+	}
+}
+
+// notStarted handles a leased job whose context ended before it started.
+func (w *Worker) notStarted(l leased, cause error) {
+	switch {
+	case errors.Is(cause, errCancelRequested):
+		w.finish(context.Background(), l.job, l.token, "cancelled", false, nil, errors.New("cancelled by request"), nil)
+	case errors.Is(cause, errLeaseLost):
+		// Another worker owns it now.
+	default:
+		w.putBack(l)
 	}
 }
 
@@ -244,26 +302,19 @@ func (w *Worker) dequeue(ctx context.Context, n int) ([]leased, error) {
 	return out, nil
 }
 
-// execute runs one leased job to an outcome.
-func (w *Worker) execute(parent context.Context, job *Job, token string) {
+// execute runs one leased job to an outcome; ctx is the job's own context
+// (see hold), cancelled with a cause.
+func (w *Worker) execute(ctx context.Context, job *Job, token string) {
 	id := job.ID
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	w.mu.Lock()
-	w.running[id] = &run{token: token, cancel: cancel}
-	w.mu.Unlock()
 	w.stats.Running.Add(1)
 	w.q.metrics.running.Inc()
 	defer func() {
-		w.mu.Lock()
-		delete(w.running, id)
-		w.mu.Unlock()
 		w.stats.Running.Add(-1)
 		w.q.metrics.running.Dec()
 	}()
 	// Redis calls about the job use their own context: they must happen even
 	// when the handler's context has been cancelled.
-	bg := context.WithoutCancel(parent)
+	bg := context.WithoutCancel(ctx)
 
 	w.stats.Started.Add(1)
 	w.q.metrics.started.WithLabelValues(job.JobType).Inc()
