@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,6 +94,7 @@ func main() {
 	flag.StringVar(&o.workDir, "workdir", os.TempDir(), "crash: where the workers' logs go")
 	flag.StringVar(&only, "only", "throughput,pickup,crash", "parts to run")
 	systems := flag.String("systems", "redifx,redifx+hub,asynq", "throughput: systems to measure")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if o.addr == "" {
 		fatalf("-redis is required")
@@ -115,7 +117,18 @@ func main() {
 	if o.parts["crash"] && (o.redifxWorker == "" || o.asynqWorker == "") {
 		fatalf("crash needs -redifx-worker and -asynq-worker")
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatalf("%v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	if err := run(o); err != nil {
+		pprof.StopCPUProfile()
 		fatalf("%v", err)
 	}
 }
