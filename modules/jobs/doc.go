@@ -1,0 +1,35 @@
+// Package jobs is a reliable Redis job queue with workers, cancellation,
+// progress and a scheduler; every replica of an app is a worker and a
+// scheduler, coordinating only through Redis.
+//
+// Jobs are Redis hashes under one hash tag ("<prefix>{jobs}:"), so every Lua
+// script runs on Redis Cluster too. A worker owns a job through a lease it
+// renews (jobs.lease); a worker that dies loses its jobs to another within the
+// lease plus jobs.sweep_interval, without spending a retry (counted as
+// "recoveries"). Handler errors retry with exponential backoff and jitter up to
+// max_retries (Permanent errors fail at once); a timeout cancels the handler's
+// context and counts as a failed attempt. Cancelling a running job cancels its
+// handler's context on whichever replica runs it, within about a second. Idle
+// workers block on a notification list, so pickup is immediate without
+// polling; priorities are weighted so that low still progresses under load.
+// At stop, running jobs get jobs.shutdown_grace, then are cancelled and put
+// back; leases are renewed until every handler has returned, so a job never
+// runs twice at once because of a shutdown.
+//
+// The scheduler fires cron (5 fields or @descriptors, with a time zone) or
+// interval schedules anchored to their creation; each (schedule, slot) fires
+// exactly once across replicas (a compare-and-set inside a script), within
+// max_concurrent_runs, with a misfire policy after an outage.
+//
+// HTTP: /api/v1/jobs (jobs.read, jobs.write, jobs.cancel) and
+// /api/v1/jobs/scheduler/scheduled-jobs (jobs.read, jobs.schedule); see
+// docs/openapi.yaml.
+//
+// Handlers register through a value group:
+//
+//	fx.New(..., jobs.Module, jobs.AsHandler("images.resize", resize))
+//
+// Job events (job.created, job.started, job.progress, job.completed …) go to an
+// optional EventPublisher — realtime.Publisher satisfies it — so the package
+// works without realtime.
+package jobs
