@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 )
 
 // FieldError is one configuration problem, named by its key path.
@@ -81,4 +83,22 @@ func join(prefix, key string) string {
 		return prefix
 	}
 	return prefix + "." + key
+}
+
+// Setting is a duration with its key, for Positive.
+type Setting struct {
+	Key   string
+	Value time.Duration
+}
+
+// Positive returns a problem for each setting that is not positive, in the
+// order given (so messages are stable).
+func Positive(settings ...Setting) []error {
+	var errs []error
+	for _, s := range settings {
+		if s.Value <= 0 {
+			errs = append(errs, Problem(s.Key, fmt.Sprintf("must be positive, got %s", s.Value)))
+		}
+	}
+	return errs
 }

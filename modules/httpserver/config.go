@@ -58,14 +58,12 @@ func (c *Config) Validate(config.Environment) error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
 	}
-	for key, d := range map[string]time.Duration{
-		"read_header_timeout": c.ReadHeaderTimeout, "shutdown_timeout": c.ShutdownTimeout,
-		"health_check_timeout": c.HealthCheckTimeout, "idle_timeout": c.IdleTimeout,
-	} {
-		if d <= 0 {
-			errs = append(errs, config.Problem(key, fmt.Sprintf("must be positive, got %s", d)))
-		}
-	}
+	errs = append(errs, config.Positive(
+		config.Setting{Key: "read_header_timeout", Value: c.ReadHeaderTimeout},
+		config.Setting{Key: "idle_timeout", Value: c.IdleTimeout},
+		config.Setting{Key: "shutdown_timeout", Value: c.ShutdownTimeout},
+		config.Setting{Key: "health_check_timeout", Value: c.HealthCheckTimeout},
+	)...)
 	if c.DrainDelay < 0 {
 		errs = append(errs, config.Problem("drain_delay", fmt.Sprintf("must not be negative, got %s", c.DrainDelay)))
 	}

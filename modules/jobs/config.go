@@ -64,15 +64,15 @@ func (c *Config) Validate(config.Environment) error {
 	if c.Concurrency < 1 || c.Concurrency > 1000 {
 		bad("concurrency", "must be between 1 and 1000, got %d", c.Concurrency)
 	}
-	for key, d := range map[string]time.Duration{
-		"lease": c.Lease, "sweep_interval": c.SweepInterval, "retention": c.Retention,
-		"retry_base_delay": c.RetryBaseDelay, "retry_max_delay": c.RetryMaxDelay,
-		"progress_interval": c.ProgressInterval, "scheduler_interval": c.SchedulerInterval,
-	} {
-		if d <= 0 {
-			bad(key, "must be positive, got %s", d)
-		}
-	}
+	errs = append(errs, config.Positive(
+		config.Setting{Key: "lease", Value: c.Lease},
+		config.Setting{Key: "sweep_interval", Value: c.SweepInterval},
+		config.Setting{Key: "retention", Value: c.Retention},
+		config.Setting{Key: "retry_base_delay", Value: c.RetryBaseDelay},
+		config.Setting{Key: "retry_max_delay", Value: c.RetryMaxDelay},
+		config.Setting{Key: "progress_interval", Value: c.ProgressInterval},
+		config.Setting{Key: "scheduler_interval", Value: c.SchedulerInterval},
+	)...)
 	if c.Lease > 0 && c.Lease < 500*time.Millisecond {
 		bad("lease", "must be at least 500ms, got %s", c.Lease)
 	}

@@ -43,10 +43,10 @@ func (c *Config) Validate(config.Environment) error {
 	if c.LocalCacheTTL < 0 || c.LocalCacheTTL > c.CacheTTL {
 		errs = append(errs, config.Problem("local_cache_ttl", fmt.Sprintf("must be between 0 and cache_ttl (%s), got %s", c.CacheTTL, c.LocalCacheTTL)))
 	}
-	for key, d := range map[string]time.Duration{"cache_ttl": c.CacheTTL, "lock_ttl": c.LockTTL, "source_timeout": c.SourceTimeout} {
-		if d <= 0 {
-			errs = append(errs, config.Problem(key, fmt.Sprintf("must be positive, got %s", d)))
-		}
-	}
+	errs = append(errs, config.Positive(
+		config.Setting{Key: "cache_ttl", Value: c.CacheTTL},
+		config.Setting{Key: "lock_ttl", Value: c.LockTTL},
+		config.Setting{Key: "source_timeout", Value: c.SourceTimeout},
+	)...)
 	return errors.Join(errs...)
 }

@@ -169,6 +169,14 @@ func (d *Dashboard) fill(ctx context.Context, tenant string) (*cached, error) {
 			}
 		}
 	}
+	// A request that missed the cache may get here just after another
+	// computation finished and released the lock: look again first.
+	if c, ok := d.read(ctx, tenant); ok {
+		if locked {
+			d.rdb.Del(ctx, d.lockKey(tenant))
+		}
+		return c, nil
+	}
 	c := d.compute(ctx, tenant)
 	if err := d.rdb.Set(ctx, d.cacheKey(tenant), c.encode(), d.cfg.CacheTTL).Err(); err != nil {
 		return nil, err

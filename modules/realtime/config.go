@@ -59,11 +59,12 @@ func (c *Config) Validate(config.Environment) error {
 	if c.HistorySize < 1 {
 		bad("history_size", "must be at least 1, got %d", c.HistorySize)
 	}
-	for key, d := range map[string]time.Duration{"history_ttl": c.HistoryTTL, "heartbeat_interval": c.HeartbeatInterval, "client_retry": c.ClientRetry, "write_timeout": c.WriteTimeout} {
-		if d <= 0 {
-			bad(key, "must be positive, got %s", d)
-		}
-	}
+	errs = append(errs, config.Positive(
+		config.Setting{Key: "history_ttl", Value: c.HistoryTTL},
+		config.Setting{Key: "heartbeat_interval", Value: c.HeartbeatInterval},
+		config.Setting{Key: "client_retry", Value: c.ClientRetry},
+		config.Setting{Key: "write_timeout", Value: c.WriteTimeout},
+	)...)
 	if c.ClientBuffer < 1 {
 		bad("client_buffer", "must be at least 1, got %d", c.ClientBuffer)
 	}

@@ -147,14 +147,12 @@ func (c *Config) Validate(env config.Environment) error {
 	if c.MinIdleConnections < 0 || c.MinIdleConnections > c.MaxConnections {
 		bad("min_idle_connections", "must be between 0 and max_connections (%d), got %d", c.MaxConnections, c.MinIdleConnections)
 	}
-	for key, d := range map[string]time.Duration{
-		"socket_timeout": c.SocketTimeout, "socket_connect_timeout": c.SocketConnectTimeout,
-		"health_interval": c.HealthInterval, "reconnect_interval": c.ReconnectInterval,
-	} {
-		if d <= 0 {
-			bad(key, "must be positive, got %s", d)
-		}
-	}
+	errs = append(errs, config.Positive(
+		config.Setting{Key: "socket_timeout", Value: c.SocketTimeout},
+		config.Setting{Key: "socket_connect_timeout", Value: c.SocketConnectTimeout},
+		config.Setting{Key: "health_interval", Value: c.HealthInterval},
+		config.Setting{Key: "reconnect_interval", Value: c.ReconnectInterval},
+	)...)
 	if c.StartupWait < 0 {
 		bad("startup_wait", "must not be negative, got %s", c.StartupWait)
 	}
