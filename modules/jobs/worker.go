@@ -436,14 +436,23 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 	if w.q.pub == nil {
 		return
 	}
-	if final, err := w.q.getAny(ctx, job.ID); err == nil {
-		event := map[string]string{"completed": "job.completed", "failed": "job.failed", "timeout": "job.timeout", "cancelled": "job.cancelled", "retry": "job.retrying"}[outcome]
-		extra := map[string]any{}
-		if herr != nil {
-			extra["error"] = herr.Error()
-		}
-		w.q.emit(ctx, final, event, extra)
+	// The event is built from what was just written, not read back.
+	final := *job
+	final.Status = Status(outcome)
+	if outcome == "retry" {
+		final.Status = StatusRetrying
 	}
+	if u, ok := pr.latest(); ok {
+		final.ProgressPct, final.ItemsProcessed = u.Percent, u.ItemsProcessed
+	} else if outcome == "completed" {
+		final.ProgressPct = 100
+	}
+	event := map[string]string{"completed": "job.completed", "failed": "job.failed", "timeout": "job.timeout", "cancelled": "job.cancelled", "retry": "job.retrying"}[outcome]
+	extra := map[string]any{}
+	if herr != nil {
+		extra["error"] = herr.Error()
+	}
+	w.q.emit(ctx, &final, event, extra)
 }
 
 func boolInt(b bool) int {
@@ -551,6 +560,16 @@ func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
 	j.ProgressPct, j.ItemsProcessed = u.Percent, u.ItemsProcessed
 	j.Status = StatusRunning
 	p.w.q.emit(ctx, &j, "job.progress", map[string]any{"message": u.CurrentItem})
+}
+
+// latest returns the latest update, if any.
+func (p *progressor) latest() (ProgressUpdate, bool) {
+	if p == nil {
+		return ProgressUpdate{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cur, p.sent
 }
 
 func (p *progressor) fields() []any {
