@@ -43,8 +43,10 @@ func Permanent(err error) error { return permanentError{err} }
 
 // NoopHandler completes at once.
 func NoopHandler(context.Context, *Job, Progress) (any, error) {
-	return map[string]any{"ok": true}, nil
+	return noopResult, nil
 }
+
+var noopResult = json.RawMessage(`{"ok":true}`)
 
 // SleepHandler sleeps for the "duration" parameter (a Go duration such as
 // "1500ms" or a number of seconds) in "steps" steps (default 10), reporting

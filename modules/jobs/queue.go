@@ -139,24 +139,33 @@ func (q *Queue) validate(r *CreateRequest) error {
 
 func ptr[T any](v T) *T { return &v }
 
-// jobFields is the initial hash of a job.
+// jobFields is the initial hash of a job. Fields at their zero value
+// (counters, empty optional strings) are left out: jobFromHash reads a missing
+// field as zero, and a smaller hash is cheaper to write and to read on every
+// dequeue.
 func jobFields(id, tenant, createdBy string, r *CreateRequest, now time.Time, retryOf, scheduleID string) []any {
-	var itemsTotal int64
-	if r.ItemsTotal != nil {
-		itemsTotal = *r.ItemsTotal
-	}
-	runAt := int64(0)
-	if r.RunAt != nil {
-		runAt = r.RunAt.UnixMilli()
-	}
-	return []any{
+	f := []any{
 		"id", id, "tenant_id", tenant, "job_type", r.JobType, "status", string(StatusPending),
-		"title", r.Title, "description", r.Description, "priority", r.Priority,
-		"parameters", string(r.Parameters), "progress_percent", "0", "items_total", itemsTotal,
-		"items_processed", 0, "items_succeeded", 0, "items_failed", 0, "attempts", 0, "recoveries", 0,
-		"max_retries", *r.MaxRetries, "timeout_seconds", *r.TimeoutSeconds, "retry_of", retryOf,
-		"scheduled_job_id", scheduleID, "created_by", createdBy, "created_at", now.UnixMilli(), "run_at", runAt,
+		"title", r.Title, "priority", r.Priority, "parameters", string(r.Parameters),
+		"max_retries", *r.MaxRetries, "timeout_seconds", *r.TimeoutSeconds,
+		"created_by", createdBy, "created_at", now.UnixMilli(),
 	}
+	if r.Description != "" {
+		f = append(f, "description", r.Description)
+	}
+	if r.ItemsTotal != nil && *r.ItemsTotal != 0 {
+		f = append(f, "items_total", *r.ItemsTotal)
+	}
+	if retryOf != "" {
+		f = append(f, "retry_of", retryOf)
+	}
+	if scheduleID != "" {
+		f = append(f, "scheduled_job_id", scheduleID)
+	}
+	if r.RunAt != nil {
+		f = append(f, "run_at", r.RunAt.UnixMilli())
+	}
+	return f
 }
 
 // Enqueue validates and stores a job. With an idempotency key, the same key

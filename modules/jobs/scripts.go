@@ -30,27 +30,31 @@ local function create_job(id, tenant, now, prio, run_at, fields)
     notify()
   end
 end
--- finish_schedule updates the schedule a job came from.
-local function finish_schedule(id, outcome)
-  local sid = redis.call('HGET', jk(id), 'scheduled_job_id')
-  if sid and sid ~= '' then
-    redis.call('SREM', base .. 's:active:' .. sid, id)
-    if redis.call('EXISTS', base .. 's:' .. sid) == 1 then
-      if outcome == 'completed' then
-        redis.call('HINCRBY', base .. 's:' .. sid, 'successful_runs', 1)
-      elseif outcome == 'failed' or outcome == 'timeout' then
-        redis.call('HINCRBY', base .. 's:' .. sid, 'failed_runs', 1)
-      end
+-- finish_schedule updates schedule sid, which job id came from.
+local function finish_schedule(id, sid, outcome)
+  redis.call('SREM', base .. 's:active:' .. sid, id)
+  if redis.call('EXISTS', base .. 's:' .. sid) == 1 then
+    if outcome == 'completed' then
+      redis.call('HINCRBY', base .. 's:' .. sid, 'successful_runs', 1)
+    elseif outcome == 'failed' or outcome == 'timeout' then
+      redis.call('HINCRBY', base .. 's:' .. sid, 'failed_runs', 1)
     end
   end
 end
+-- schedule_of returns the schedule job id came from, or nil.
+local function schedule_of(id)
+  local sid = redis.call('HGET', jk(id), 'scheduled_job_id')
+  if sid and sid ~= '' then return sid end
+  return nil
+end
 -- put_back returns a running job to the front of its queue without spending
--- a retry (lost lease, shutdown).
-local function put_back(id)
+-- a retry: after a lost lease or a shutdown (recovered: counted in
+-- recoveries), or unstarted from a worker's prefetch (not counted).
+local function put_back(id, recovered)
   local prio, tenant = unpack(redis.call('HMGET', jk(id), 'priority', 'tenant_id'))
   redis.call('HSET', jk(id), 'status', 'pending')
-  redis.call('HDEL', jk(id), 'lease_token', 'worker')
-  redis.call('HINCRBY', jk(id), 'recoveries', 1)
+  redis.call('HDEL', jk(id), 'lease_token', 'worker', 'started_at')
+  if recovered then redis.call('HINCRBY', jk(id), 'recoveries', 1) end
   redis.call('ZREM', base .. 'leases', id)
   redis.call('INCR', base .. 'pending:' .. tenant)
   redis.call('LPUSH', base .. 'q:' .. prio, id)
@@ -85,32 +89,46 @@ end
 return {'ok', id}
 `)
 
-// dequeueScript: ARGV base, now, lease_ms, worker, count, prio1..prio4 (in
-// the order to try). Returns {id, token, {field, value, ...}, ...}: each
-// leased job with its hash, so that running it needs no second round trip.
+// dequeueScript: ARGV base, now_ms, lease_expiry_ms, worker, count,
+// token_prefix, prio1..prio4 (in the order to try). Takes up to count jobs,
+// from the first queue in that order onwards; each job's lease token is
+// token_prefix .. id. Returns {id, token, {field, value, ...}, ...}: each
+// leased job with its hash as it was before the lease (the caller knows what
+// the lease changed), so that running it needs no second round trip. Needs
+// Redis 6.2+ (LPOP with a count). Times stay strings: Lua would format
+// numbers back through printf.
 var dequeueScript = goredis.NewScript(luaPrelude + `
-local now, lease, worker, count = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local out = {}
-local taken = 0
-while taken < count do
-  local id = false
-  for i = 6, 9 do
-    id = redis.call('LPOP', base .. 'q:' .. ARGV[i])
-    if id then break end
-  end
-  if not id then break end
-  local st, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id'))
-  if st == 'pending' or st == 'retrying' then
-    local token = worker .. ':' .. now .. ':' .. taken
-    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
-    redis.call('ZADD', base .. 'leases', now + lease, id)
-    redis.call('DECR', base .. 'pending:' .. tenant)
-    out[#out + 1] = id
-    out[#out + 1] = token
-    out[#out + 1] = redis.call('HGETALL', jk(id))
-    taken = taken + 1
+local now, expiry, worker, count, prefix = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local ids = {}
+for i = 7, 10 do
+  if #ids >= count then break end
+  local got = redis.call('LPOP', base .. 'q:' .. ARGV[i], count - #ids)
+  if got then
+    for _, id in ipairs(got) do ids[#ids + 1] = id end
   end
 end
+local out, leases, taken = {}, {}, {}
+for _, id in ipairs(ids) do
+  local flat = redis.call('HGETALL', jk(id))
+  local st, tenant
+  for k = 1, #flat, 2 do
+    local f = flat[k]
+    if f == 'status' then st = flat[k + 1] elseif f == 'tenant_id' then tenant = flat[k + 1] end
+  end
+  -- Anything else (a job cancelled or finished meanwhile) is dropped.
+  if st == 'pending' or st == 'retrying' then
+    local token = prefix .. id
+    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
+    leases[#leases + 1] = expiry
+    leases[#leases + 1] = id
+    taken[tenant] = (taken[tenant] or 0) + 1
+    out[#out + 1] = id
+    out[#out + 1] = token
+    out[#out + 1] = flat
+  end
+end
+if #leases > 0 then redis.call('ZADD', base .. 'leases', unpack(leases)) end
+for tenant, n in pairs(taken) do redis.call('DECRBY', base .. 'pending:' .. tenant, n) end
 return out
 `)
 
@@ -135,52 +153,68 @@ end
 return out
 `)
 
-// finishScript records the outcome of a batch of jobs. ARGV: base, now,
-// retention_ms, then per job: id, token, outcome, retry_at, failed_attempt
-// ("1"/"0"), n, then n field/value strings. outcome: completed | failed |
-// timeout | cancelled | retry. Returns one "ok" or "lost" (the lease belongs
-// to someone else now) per job.
+// finishScript records the outcome of a batch of jobs. ARGV: base, now_ms,
+// expire_at_ms (now + retention), then per job: id, token, outcome,
+// retry_at_ms, n, then n field/value strings (everything the outcome changes
+// besides the status and its times, attempts included: the lease makes the
+// caller the only writer). outcome: completed | failed | timeout | cancelled
+// | retry. Returns one "ok" or "lost" (the lease belongs to someone else now)
+// per job. The lease token and worker stay in a finished job's hash: they say
+// who ran it last.
 var finishScript = goredis.NewScript(luaPrelude + `
-local now, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {}
+local now, expire_at = ARGV[2], ARGV[3]
+local out, done, expire, delayed, retried = {}, {}, {}, {}, {}
 local i = 4
 while i <= #ARGV do
   local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local retry_at, failed, n = tonumber(ARGV[i + 3]), ARGV[i + 4], tonumber(ARGV[i + 5])
+  local retry_at, n = ARGV[i + 3], tonumber(ARGV[i + 4])
   local fields = {}
-  for j = 1, n do fields[j] = ARGV[i + 5 + j] end
-  i = i + 6 + n
-  local st, owner, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id'))
+  for j = 1, n do fields[j] = ARGV[i + 4 + j] end
+  i = i + 5 + n
+  local st, owner, tenant, sid, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'scheduled_job_id', 'cancel_requested'))
   if st ~= 'running' or owner ~= token then
     out[#out + 1] = 'lost'
   else
-    redis.call('ZREM', base .. 'leases', id)
-    redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
-    if n > 0 then redis.call('HSET', jk(id), unpack(fields)) end
-    if failed == '1' then redis.call('HINCRBY', jk(id), 'attempts', 1) end
+    done[#done + 1] = id
     if outcome == 'retry' then
-      redis.call('HSET', jk(id), 'status', 'retrying')
-      redis.call('INCR', base .. 'pending:' .. tenant)
-      redis.call('ZADD', base .. 'delayed', retry_at, id)
+      fields[#fields + 1] = 'status'
+      fields[#fields + 1] = 'retrying'
+      retried[tenant] = (retried[tenant] or 0) + 1
+      delayed[#delayed + 1] = retry_at
+      delayed[#delayed + 1] = id
     else
-      redis.call('HSET', jk(id), 'status', outcome, 'completed_at', now)
-      if outcome == 'cancelled' then redis.call('HSET', jk(id), 'cancelled_at', now) end
-      redis.call('ZADD', base .. 'expire', now + retention, id)
-      finish_schedule(id, outcome)
+      fields[#fields + 1] = 'status'
+      fields[#fields + 1] = outcome
+      fields[#fields + 1] = 'completed_at'
+      fields[#fields + 1] = now
+      if outcome == 'cancelled' then
+        fields[#fields + 1] = 'cancelled_at'
+        fields[#fields + 1] = now
+      end
+      expire[#expire + 1] = expire_at
+      expire[#expire + 1] = id
     end
+    redis.call('HSET', jk(id), unpack(fields))
+    if cancel then redis.call('HDEL', jk(id), 'cancel_requested') end
+    if outcome ~= 'retry' and sid and sid ~= '' then finish_schedule(id, sid, outcome) end
     out[#out + 1] = 'ok'
   end
 end
+if #done > 0 then redis.call('ZREM', base .. 'leases', unpack(done)) end
+if #expire > 0 then redis.call('ZADD', base .. 'expire', unpack(expire)) end
+if #delayed > 0 then redis.call('ZADD', base .. 'delayed', unpack(delayed)) end
+for tenant, c in pairs(retried) do redis.call('INCRBY', base .. 'pending:' .. tenant, c) end
 return out
 `)
 
-// requeueScript: ARGV base, id, token. Puts the caller's own running job back
-// (shutdown). Returns "ok" or "lost".
+// requeueScript: ARGV base, id, token, recovered ("1": a shutdown put it
+// back; "0": it was never started). Puts the caller's own running job back.
+// Returns "ok" or "lost".
 var requeueScript = goredis.NewScript(luaPrelude + `
 local id, token = ARGV[2], ARGV[3]
 local st, owner = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token'))
 if st ~= 'running' or owner ~= token then return 'lost' end
-put_back(id)
+put_back(id, ARGV[4] == '1')
 return 'ok'
 `)
 
@@ -199,9 +233,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, '
       redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
       redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
       redis.call('ZADD', base .. 'expire', now + retention, id)
-      finish_schedule(id, 'cancelled')
+      local sid = schedule_of(id)
+      if sid then finish_schedule(id, sid, 'cancelled') end
     else
-      put_back(id)
+      put_back(id, true)
     end
     reclaimed = reclaimed + 1
   else
@@ -244,7 +279,8 @@ redis.call('ZREM', base .. 'delayed', id)
 redis.call('DECR', base .. 'pending:' .. tenant)
 redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
 redis.call('ZADD', base .. 'expire', now + retention, id)
-finish_schedule(id, 'cancelled')
+local sid = schedule_of(id)
+if sid then finish_schedule(id, sid, 'cancelled') end
 return 'cancelled'
 `)
 

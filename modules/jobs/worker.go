@@ -43,6 +43,9 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[string]*run
 
+	avgRun atomic.Int64  // recent handler run time, ns (see holdLimit)
+	seq    atomic.Uint64 // numbers dequeue calls (lease tokens)
+
 	stats WorkerStats
 
 	stopFetch context.CancelFunc // stops taking jobs
@@ -68,7 +71,9 @@ func NewWorker(q *Queue, regs []Registration) *Worker {
 	for _, r := range regs {
 		h[r.Type] = r.Handler
 	}
-	return &Worker{q: q, cfg: q.cfg, handlers: h, id: newID()[:12], log: q.log, running: map[string]*run{}}
+	w := &Worker{q: q, cfg: q.cfg, handlers: h, id: newID()[:12], log: q.log, running: map[string]*run{}}
+	w.avgRun.Store(int64(time.Second)) // no prefetch until jobs prove short
+	return w
 }
 
 // Stats returns the worker's counters.
@@ -156,42 +161,70 @@ func order() []any {
 	return out
 }
 
-// fetch takes jobs while slots are free: up to twice the concurrency, so
-// that the next jobs are already leased (and their leases renewed) while the
-// current ones finish, and the round trips of taking and finishing overlap.
-// At most Concurrency handlers run at once. When the queues are empty it
-// blocks on the notify list (woken by every enqueue), so idle pickup is
-// immediate without polling Redis in a loop.
-func (w *Worker) fetch(ctx, runCtx context.Context) {
-	slots := make(chan struct{}, 2*w.cfg.Concurrency)
-	for range cap(slots) {
-		slots <- struct{}{}
-	}
-	exec := make(chan struct{}, w.cfg.Concurrency)
+// Prefetch: while jobs are short, a worker holds up to prefetchFactor ×
+// Concurrency leased jobs and refills in batches of Concurrency, so that the
+// next jobs are at hand when running ones end and taking jobs costs one round
+// trip per batch, not per job. Long jobs would keep held jobs from idle
+// replicas, so prefetch is off while the recent average run time is above
+// shortJob, and a held job that waits holdWait for a free slot goes back to
+// its queue (no recovery counted) and turns prefetch off until a job ends.
+const (
+	prefetchFactor = 4
+	shortJob       = 50 * time.Millisecond
+	holdWait       = time.Second
+)
+
+// noteRun folds a handler's run time into the average that decides prefetch.
+func (w *Worker) noteRun(d time.Duration) {
 	for {
-		select {
-		case <-ctx.Done():
+		old := w.avgRun.Load()
+		avg := old + (int64(d)-old)/8
+		if w.avgRun.CompareAndSwap(old, avg) {
 			return
-		case <-slots:
 		}
-		free := 1
-		for more := true; more; {
+	}
+}
+
+// holdLimit is how many leased jobs the worker may hold, and the smallest
+// batch worth a round trip while the queues are busy.
+func (w *Worker) holdLimit() (limit, batch int) {
+	c := w.cfg.Concurrency
+	if time.Duration(w.avgRun.Load()) < shortJob {
+		return prefetchFactor * c, c
+	}
+	return c, 1
+}
+
+// fetch takes jobs while the worker has room (see holdLimit); at most
+// Concurrency handlers run at once. When the queues are empty it blocks on the
+// notify list (woken by every enqueue), so idle pickup is immediate without
+// polling Redis in a loop.
+func (w *Worker) fetch(ctx, runCtx context.Context) {
+	var held atomic.Int64
+	freed := make(chan struct{}, 1)
+	exec := make(chan struct{}, w.cfg.Concurrency)
+	busy := false // the last dequeue got all it asked for
+	for {
+		limit, batch := w.holdLimit()
+		if !busy {
+			batch = 1
+		}
+		want := limit - int(held.Load())
+		if want < batch {
 			select {
-			case <-slots:
-				free++
-			default:
-				more = false
+			case <-ctx.Done():
+				return
+			case <-freed:
 			}
+			continue
 		}
-		taken, err := w.dequeue(ctx, free)
-		for range free - len(taken) {
-			slots <- struct{}{}
-		}
+		taken, err := w.dequeue(ctx, want)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			// Redis is down: pause, then try again.
+			busy = false
 			select {
 			case <-ctx.Done():
 				return
@@ -199,28 +232,22 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			}
 			continue
 		}
+		busy = len(taken) >= min(want, maxDequeue)
+		held.Add(int64(len(taken)))
 		for _, l := range taken {
-			jobCtx, cancel := w.hold(runCtx, l)
+			jobCtx, r := w.hold(runCtx, l)
 			w.runs.Add(1)
 			go func() {
 				defer w.runs.Done()
-				defer func() { slots <- struct{}{} }()
-				defer w.release(l.job.ID, cancel)
-				if ctx.Err() != nil {
-					w.putBack(l) // stopping: not started, so not run
-					return
-				}
-				select {
-				case exec <- struct{}{}:
-				case <-ctx.Done():
-					w.putBack(l)
-					return
-				case <-jobCtx.Done():
-					w.notStarted(l, context.Cause(jobCtx))
-					return
-				}
-				defer func() { <-exec }()
-				w.execute(jobCtx, l.job, l.token)
+				defer func() {
+					held.Add(-1)
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+				defer w.release(l.job.ID, r)
+				w.await(ctx, jobCtx, exec, l)
 			}()
 		}
 		if len(taken) == 0 {
@@ -237,30 +264,79 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 	}
 }
 
+// await runs a held job once one of the exec slots is free. A job that waits
+// longer than holdWait, or is still waiting when the worker stops taking
+// jobs, goes back to its queue unstarted.
+func (w *Worker) await(fetchCtx, jobCtx context.Context, exec chan struct{}, l leased) {
+	if fetchCtx.Err() != nil {
+		w.putBack(l) // stopping: not started, so not run
+		return
+	}
+	select {
+	case exec <- struct{}{}:
+	default:
+		t := time.NewTimer(holdWait)
+		defer t.Stop()
+		select {
+		case exec <- struct{}{}:
+		case <-fetchCtx.Done():
+			w.putBack(l)
+			return
+		case <-jobCtx.Done():
+			w.notStarted(l, context.Cause(jobCtx))
+			return
+		case <-t.C:
+			// The running jobs are long: hand this one to a worker with room,
+			// and stop prefetching until a job ends.
+			w.noteRun(max(time.Duration(w.avgRun.Load()), shortJob) * 8)
+			w.putBack(l)
+			return
+		}
+	}
+	// The slot is free again as soon as the handler has returned: recording
+	// the outcome (batched, see finisher) does not hold up the next handler.
+	held := true
+	free := func() {
+		if held {
+			held = false
+			<-exec
+		}
+	}
+	defer free()
+	if jobCtx.Err() != nil {
+		w.notStarted(l, context.Cause(jobCtx))
+		return
+	}
+	w.execute(jobCtx, l.job, l.token, free)
+}
+
 // hold registers a leased job for lease renewal (and cancel requests) from
 // the moment it is taken, before its handler starts.
-func (w *Worker) hold(parent context.Context, l leased) (context.Context, context.CancelCauseFunc) {
+func (w *Worker) hold(parent context.Context, l leased) (context.Context, *run) {
 	ctx, cancel := context.WithCancelCause(parent)
+	r := &run{token: l.token, cancel: cancel}
 	w.mu.Lock()
-	w.running[l.job.ID] = &run{token: l.token, cancel: cancel}
+	w.running[l.job.ID] = r
 	w.mu.Unlock()
-	return ctx, cancel
+	return ctx, r
 }
 
-func (w *Worker) release(id string, cancel context.CancelCauseFunc) {
-	cancel(nil)
+// release unregisters a job taken by hold. The entry may already belong to a
+// newer lease of the same job (put back, then taken again by this worker):
+// that one stays.
+func (w *Worker) release(id string, r *run) {
+	r.cancel(nil)
 	w.mu.Lock()
-	delete(w.running, id)
-	w.mu.Unlock()
-}
-
-// putBack returns a leased job that was not started.
-func (w *Worker) putBack(l leased) {
-	ctx := context.Background()
-	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token).Text(); err == nil && ok == "ok" {
-		w.stats.Requeued.Add(1)
-		w.q.metrics.recovered.Inc()
+	if w.running[id] == r {
+		delete(w.running, id)
 	}
+	w.mu.Unlock()
+}
+
+// putBack returns a leased job that was not started: it was never run, so
+// it counts as neither a retry nor a recovery.
+func (w *Worker) putBack(l leased) {
+	_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token, "0").Err()
 }
 
 // notStarted handles a leased job whose context ended before it started.
@@ -281,37 +357,54 @@ type leased struct {
 	token string
 }
 
+// maxDequeue bounds the jobs one dequeue call takes.
+const maxDequeue = 256
+
 func (w *Worker) dequeue(ctx context.Context, n int) ([]leased, error) {
-	args := append([]any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds(), w.id, n}, order()...)
+	now := w.q.now().UnixMilli()
+	// Every call's tokens differ from every other's (and each job's from its
+	// earlier leases): the worker id and a sequence number prefix the job id.
+	prefix := w.id + ":" + strconv.FormatUint(w.seq.Add(1), 36) + ":"
+	args := append([]any{w.q.base, now, now + w.cfg.Lease.Milliseconds(), w.id, min(n, maxDequeue), prefix}, order()...)
 	res, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).Slice()
 	if err != nil {
 		return nil, err
 	}
-	var out []leased
+	started := strconv.FormatInt(now, 10)
+	out := make([]leased, 0, len(res)/3)
 	for i := 0; i+2 < len(res); i += 3 {
 		token, _ := res[i+1].(string)
 		flat, _ := res[i+2].([]any)
-		h := make(map[string]string, len(flat)/2)
+		h := make(map[string]string, len(flat)/2+2)
 		for j := 0; j+1 < len(flat); j += 2 {
 			k, _ := flat[j].(string)
 			v, _ := flat[j+1].(string)
 			h[k] = v
 		}
+		// The hash as the script found it, with what the lease changed.
+		h["status"], h["started_at"] = string(StatusRunning), started
 		out = append(out, leased{job: jobFromHash(h), token: token})
 	}
 	return out, nil
 }
 
 // execute runs one leased job to an outcome; ctx is the job's own context
-// (see hold), cancelled with a cause.
-func (w *Worker) execute(ctx context.Context, job *Job, token string) {
+// (see hold), cancelled with a cause. It calls handlerDone once the handler
+// has returned (or would not run), before the outcome is recorded.
+func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDone func()) {
 	id := job.ID
 	w.stats.Running.Add(1)
 	w.q.metrics.running.Inc()
-	defer func() {
-		w.stats.Running.Add(-1)
-		w.q.metrics.running.Dec()
-	}()
+	running := true
+	ended := func() {
+		if running {
+			running = false
+			w.stats.Running.Add(-1)
+			w.q.metrics.running.Dec()
+			handlerDone()
+		}
+	}
+	defer ended()
 	// Redis calls about the job use their own context: they must happen even
 	// when the handler's context has been cancelled.
 	bg := context.WithoutCancel(ctx)
@@ -330,6 +423,7 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string) {
 	w.q.emit(bg, job, "job.started", nil)
 	handler, ok := w.handlers[job.JobType]
 	if !ok {
+		ended()
 		w.finish(bg, job, token, "failed", true, nil, fmt.Errorf("no handler for job type %q in this worker", job.JobType), nil)
 		return
 	}
@@ -337,14 +431,17 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string) {
 	defer cancelTimeout()
 
 	pr := &progressor{w: w, job: job}
+	began := time.Now()
 	result, herr := safeCall(runCtx, handler, job, pr.report)
+	w.noteRun(time.Since(began))
+	ended()
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, errLeaseLost):
 		w.log.Warn("jobs.lease_lost", zap.String("job_id", id))
 		return // another worker owns it now
 	case errors.Is(cause, errShutdown):
-		if ok, err := requeueScript.Run(bg, w.q.rdb, []string{w.q.meta}, w.q.base, id, token).Text(); err == nil && ok == "ok" {
+		if ok, err := requeueScript.Run(bg, w.q.rdb, []string{w.q.meta}, w.q.base, id, token, "1").Text(); err == nil && ok == "ok" {
 			w.stats.Requeued.Add(1)
 			w.q.metrics.recovered.Inc()
 		}
@@ -397,25 +494,32 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 	if pr != nil {
 		fields = append(fields, pr.fields()...)
 	}
+	attempts := job.Attempts
+	if failed {
+		attempts++
+		fields = append(fields, "attempts", attempts)
+	}
 	if outcome == "completed" {
-		raw, err := json.Marshal(result)
-		if err != nil {
-			raw, _ = json.Marshal(map[string]string{"unencodable_result": err.Error()})
+		if result != nil {
+			fields = append(fields, "result", encodeResult(result))
 		}
-		fields = append(fields, "result", string(raw), "error_message", "", "error_details", "")
+		if job.ErrorMessage != "" || len(job.ErrorDetails) > 0 && string(job.ErrorDetails) != "null" {
+			// An earlier attempt's error no longer applies.
+			fields = append(fields, "error_message", "", "error_details", "")
+		}
 		if pr == nil || !pr.sent {
 			fields = append(fields, "progress_percent", "100")
 		}
 	}
 	if herr != nil {
-		details, _ := json.Marshal(map[string]any{"attempt": job.Attempts + boolInt(failed), "error": herr.Error(), "at": now.UTC().Format(time.RFC3339Nano)})
+		details, _ := json.Marshal(map[string]any{"attempt": attempts, "error": herr.Error(), "at": now.UTC().Format(time.RFC3339Nano)})
 		fields = append(fields, "error_message", herr.Error(), "error_details", string(details))
 	}
 	retryAt := int64(0)
 	if outcome == "retry" {
 		retryAt = now.Add(w.backoff(job.Attempts)).UnixMilli()
 	}
-	group := append([]any{job.ID, token, outcome, retryAt, boolStr(failed), len(fields)}, fields...)
+	group := append([]any{job.ID, token, outcome, retryAt, len(fields)}, fields...)
 	res, err := w.finishBatched(ctx, group)
 	if err != nil || res != "ok" {
 		w.log.Warn("jobs.finish_failed", zap.String("job_id", job.ID), zap.String("outcome", outcome), zap.String("result", res), zap.Error(err))
@@ -453,6 +557,19 @@ func (w *Worker) finish(ctx context.Context, job *Job, token, outcome string, fa
 		extra["error"] = herr.Error()
 	}
 	w.q.emit(ctx, &final, event, extra)
+}
+
+// encodeResult is a handler's result as stored JSON. A json.RawMessage that
+// is valid JSON is stored as it is (no reflection).
+func encodeResult(result any) string {
+	if raw, ok := result.(json.RawMessage); ok && json.Valid(raw) {
+		return string(raw)
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		raw, _ = json.Marshal(map[string]string{"unencodable_result": err.Error()})
+	}
+	return string(raw)
 }
 
 func boolInt(b bool) int {
@@ -628,7 +745,8 @@ func (w *Worker) finisher(ctx context.Context) {
 				more = false
 			}
 		}
-		args := []any{w.q.base, w.q.now().UnixMilli(), w.cfg.Retention.Milliseconds()}
+		now := w.q.now().UnixMilli()
+		args := []any{w.q.base, now, now + w.cfg.Retention.Milliseconds()}
 		for _, r := range batch {
 			args = append(args, r.group...)
 		}
