@@ -1,0 +1,93 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redifx/redifx/modules/jobs"
+	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/redistest"
+)
+
+func concurrency(n int) mutate {
+	return func(c *jobs.Config, _ *redis.Config) { c.Concurrency = n }
+}
+
+func enqueueN(t *testing.T, in *instance, jobType string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		j, _, err := in.q.Enqueue(context.Background(), "acme", "test", jobs.CreateRequest{JobType: jobType, Title: jobType}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = j.ID
+	}
+	return ids
+}
+
+func statusOf(t *testing.T, in *instance, id string) *jobs.Job {
+	t.Helper()
+	j, err := in.q.Get(context.Background(), "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func allStatus(t *testing.T, in *instance, ids []string, st jobs.Status) bool {
+	t.Helper()
+	for _, id := range ids {
+		if statusOf(t, in, id).Status != st {
+			return false
+		}
+	}
+	return true
+}
+
+// A worker whose jobs are not known to be short takes no more than it can
+// run: the rest stay in the queue for other workers.
+func TestLongJobsAreLeftToOtherWorkers(t *testing.T) {
+	srv := redistest.Start(t)
+	c := &counters{}
+	a := startInstance(t, srv.URL(), c, nil, concurrency(2))
+	ids := enqueueN(t, a, "block", 4)
+	eventually(t, "two jobs running on the first worker", 5*time.Second, func() bool { return c.live.Load() == 2 })
+	time.Sleep(300 * time.Millisecond)
+	if !allStatus(t, a, ids[2:], jobs.StatusPending) {
+		t.Fatalf("jobs beyond the first worker's concurrency were taken: %v %v", statusOf(t, a, ids[2]).Status, statusOf(t, a, ids[3]).Status)
+	}
+	startInstance(t, srv.URL(), c, nil, concurrency(2))
+	eventually(t, "the other two jobs running on the second worker", 5*time.Second, func() bool { return c.live.Load() == 4 })
+}
+
+// Once jobs prove short a worker holds more than it runs; a held job whose
+// wait for a free slot lasts (the running jobs turned out long) goes back to
+// its queue without counting as an attempt or a recovery, and another worker
+// runs it.
+func TestHeldJobsGoBackWhenTheSlotsStayBusy(t *testing.T) {
+	srv := redistest.Start(t)
+	c := &counters{}
+	a := startInstance(t, srv.URL(), c, nil, concurrency(2))
+	warm := enqueueN(t, a, "noop", 60)
+	eventually(t, "the short jobs done", 10*time.Second, func() bool { return allStatus(t, a, warm, jobs.StatusCompleted) })
+
+	enqueueN(t, a, "block", 2)
+	eventually(t, "the blocking jobs running", 5*time.Second, func() bool { return c.live.Load() == 2 })
+	held := enqueueN(t, a, "noop", 4)
+	eventually(t, "the short jobs held by the busy worker", 5*time.Second, func() bool { return allStatus(t, a, held, jobs.StatusRunning) })
+	eventually(t, "the held jobs given back", 5*time.Second, func() bool { return allStatus(t, a, held, jobs.StatusPending) })
+	time.Sleep(300 * time.Millisecond)
+	if !allStatus(t, a, held, jobs.StatusPending) {
+		t.Fatal("the busy worker took the given-back jobs again")
+	}
+
+	startInstance(t, srv.URL(), c, nil, concurrency(2))
+	eventually(t, "the given-back jobs done by the other worker", 5*time.Second, func() bool { return allStatus(t, a, held, jobs.StatusCompleted) })
+	for _, id := range held {
+		if j := statusOf(t, a, id); j.Attempts != 0 || j.Recoveries != 0 {
+			t.Errorf("job %s: attempts %d, recoveries %d; want 0, 0", id, j.Attempts, j.Recoveries)
+		}
+	}
+}
