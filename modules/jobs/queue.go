@@ -301,6 +301,9 @@ func (q *Queue) tenantJobs(ctx context.Context, tenant string) ([]*Job, error) {
 // List returns one page of tenant's jobs matching f, newest first, and the
 // total that match.
 func (q *Queue) List(ctx context.Context, tenant string, f Filter, page, pageSize int) ([]*Job, int, error) {
+	if f == (Filter{}) {
+		return q.listPage(ctx, tenant, page, pageSize)
+	}
 	all, err := q.tenantJobs(ctx, tenant)
 	if err != nil {
 		return nil, 0, err
@@ -315,6 +318,41 @@ func (q *Queue) List(ctx context.Context, tenant string, f Filter, page, pageSiz
 	from := min((page-1)*pageSize, len(matched))
 	to := min(from+pageSize, len(matched))
 	return matched[from:to], len(matched), nil
+}
+
+// listPage is List without a filter: one page of the tenant's index (ordered
+// by creation time), so its cost does not grow with the tenant's jobs.
+func (q *Queue) listPage(ctx context.Context, tenant string, page, pageSize int) ([]*Job, int, error) {
+	from := int64(page-1) * int64(pageSize)
+	var total *goredis.IntCmd
+	var ids *goredis.StringSliceCmd
+	_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		total = p.ZCard(ctx, q.base+"t:"+tenant)
+		ids = p.ZRevRange(ctx, q.base+"t:"+tenant, from, from+int64(pageSize)-1)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(ids.Val()))
+	if len(cmds) > 0 {
+		_, err = q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range ids.Val() {
+				cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, unavailable(err)
+		}
+	}
+	out := make([]*Job, 0, len(cmds))
+	for _, c := range cmds {
+		if h := c.Val(); len(h) > 0 && h["tenant_id"] == tenant {
+			out = append(out, jobFromHash(h))
+		}
+	}
+	return out, int(total.Val()), nil
 }
 
 // Statistics summarises a tenant's jobs.
