@@ -107,6 +107,9 @@ for i = 7, 10 do
     for _, id in ipairs(got) do ids[#ids + 1] = id end
   end
 end
+-- Every queue is empty now: pending wake-ups are stale (each enqueue pushes a
+-- new one), and would make idle workers dequeue for nothing.
+if #ids < count then redis.call('DEL', base .. 'notify') end
 local out, leases, taken = {}, {}, {}
 for _, id in ipairs(ids) do
   local flat = redis.call('HGETALL', jk(id))

@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +92,40 @@ func TestHeldJobsGoBackWhenTheSlotsStayBusy(t *testing.T) {
 			t.Errorf("job %s: attempts %d, recoveries %d; want 0, 0", id, j.Attempts, j.Recoveries)
 		}
 	}
+}
+
+// Wake-ups left by a burst (one per enqueue) are dropped once the queues are
+// drained, so an idle worker blocks instead of dequeuing for nothing once per
+// stale wake-up.
+func TestNoStaleWakeUpsAfterABurst(t *testing.T) {
+	redistest.RequireReal(t) // counts commands with INFO commandstats
+	srv := redistest.Start(t)
+	producer := startInstance(t, srv.URL(), &counters{}, nil, noWorkers)
+	ids := enqueueN(t, producer, "noop", 200)
+	ctx := context.Background()
+	rdb := producer.mgr.Client()
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	worker := startInstance(t, srv.URL(), &counters{}, nil)
+	eventually(t, "the burst done", 10*time.Second, func() bool { return allStatus(t, worker, ids, jobs.StatusCompleted) })
+	time.Sleep(500 * time.Millisecond)
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blpops := 0
+	if _, rest, ok := strings.Cut(info, "cmdstat_blpop:calls="); ok {
+		blpops, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+	}
+	if blpops > 5 {
+		t.Errorf("the idle worker waited %d times after a 200-job burst; stale wake-ups were not dropped", blpops)
+	}
+	key := producer.mgr.Prefix(redis.ClientDefault) + "{jobs}:notify"
+	if n, err := rdb.LLen(ctx, key).Result(); err != nil || n != 0 {
+		t.Errorf("wake-ups left: %d (%v)", n, err)
+	}
+	// An idle worker still wakes up for the next job at once.
+	next := enqueueN(t, producer, "noop", 1)
+	eventually(t, "the next job done", 500*time.Millisecond, func() bool { return allStatus(t, worker, next, jobs.StatusCompleted) })
 }
