@@ -370,32 +370,26 @@ type Statistics struct {
 }
 
 // Statistics computes counts by status, average duration, item totals and
-// success rate for tenant.
+// success rate for tenant, from the counters the scripts keep (one read,
+// whatever the tenant's history).
 func (q *Queue) Statistics(ctx context.Context, tenant string) (Statistics, error) {
-	all, err := q.tenantJobs(ctx, tenant)
+	h, err := q.rdb.HGetAll(ctx, q.base+"st:"+tenant).Result()
 	if err != nil {
-		return Statistics{}, err
+		return Statistics{}, unavailable(err)
 	}
+	// Counters never go below zero unless Redis lost writes (a restart
+	// without persistence); show zero rather than a negative count.
+	n := func(f string) int64 { return max(0, atoi64(h[f])) }
 	s := Statistics{ByStatus: map[Status]int{}}
 	for _, st := range Statuses {
-		s.ByStatus[st] = 0
+		c := int(n(string(st)))
+		s.ByStatus[st] = c
+		s.Total += c
 	}
-	var durSum float64
-	var durN int
-	for _, j := range all {
-		s.Total++
-		s.ByStatus[j.Status]++
-		s.ItemsTotal += j.ItemsTotal
-		s.ItemsProcessed += j.ItemsProcessed
-		s.ItemsSucceeded += j.ItemsSucceeded
-		s.ItemsFailed += j.ItemsFailed
-		if d, ok := j.Duration(); ok && j.Status == StatusCompleted {
-			durSum += d.Seconds()
-			durN++
-		}
-	}
-	if durN > 0 {
-		s.AvgDurationSeconds = ptr(durSum / float64(durN))
+	s.ItemsTotal, s.ItemsProcessed = n("items_total"), n("items_processed")
+	s.ItemsSucceeded, s.ItemsFailed = n("items_succeeded"), n("items_failed")
+	if durN := n("durations"); durN > 0 {
+		s.AvgDurationSeconds = ptr(float64(n("duration_ms")) / 1000 / float64(durN))
 	}
 	if done := s.ByStatus[StatusCompleted] + s.ByStatus[StatusFailed] + s.ByStatus[StatusTimeout]; done > 0 {
 		s.SuccessRate = ptr(float64(s.ByStatus[StatusCompleted]) / float64(done))

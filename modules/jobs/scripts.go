@@ -18,11 +18,41 @@ end
 local function terminal(st)
   return st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'timeout'
 end
+-- Each tenant's statistics (st:<tenant>): how many jobs are in each status,
+-- the sums of their item counters, and duration_ms / durations over completed
+-- jobs, kept by every script that changes them, so that reading them costs
+-- the same whatever the history.
+local function stk(tenant) return base .. 'st:' .. tenant end
+-- add applies a table of field -> delta to tenant's statistics.
+local function add(tenant, deltas)
+  for f, d in pairs(deltas) do
+    if d ~= 0 then redis.call('HINCRBY', stk(tenant), f, d) end
+  end
+end
+local function pending_of(tenant)
+  local p = redis.call('HMGET', stk(tenant), 'pending', 'retrying')
+  return (tonumber(p[1]) or 0) + (tonumber(p[2]) or 0)
+end
+local item_fields = {items_processed = 1, items_succeeded = 2, items_failed = 3}
+-- item_deltas adds to acc how the item counters in fields (field, value, ...)
+-- differ from old ({processed, succeeded, failed} as stored).
+local function item_deltas(acc, old, fields)
+  for k = 1, #fields - 1, 2 do
+    local slot = item_fields[fields[k]]
+    if slot then
+      local f = fields[k]
+      acc[f] = (acc[f] or 0) + (tonumber(fields[k + 1]) or 0) - (tonumber(old[slot]) or 0)
+    end
+  end
+end
 -- create_job stores a pending job and queues it (or delays it to run_at).
 local function create_job(id, tenant, now, prio, run_at, fields)
   redis.call('HSET', jk(id), unpack(fields))
   redis.call('ZADD', base .. 't:' .. tenant, now, id)
-  redis.call('INCR', base .. 'pending:' .. tenant)
+  redis.call('HINCRBY', stk(tenant), 'pending', 1)
+  for k = 1, #fields - 1, 2 do
+    if fields[k] == 'items_total' then redis.call('HINCRBY', stk(tenant), 'items_total', fields[k + 1]) end
+  end
   if run_at > now then
     redis.call('ZADD', base .. 'delayed', run_at, id)
   else
@@ -56,7 +86,7 @@ local function put_back(id, recovered)
   redis.call('HDEL', jk(id), 'lease_token', 'worker', 'started_at')
   if recovered then redis.call('HINCRBY', jk(id), 'recoveries', 1) end
   redis.call('ZREM', base .. 'leases', id)
-  redis.call('INCR', base .. 'pending:' .. tenant)
+  add(tenant, {running = -1, pending = 1})
   redis.call('LPUSH', base .. 'q:' .. prio, id)
   notify()
 end
@@ -77,8 +107,7 @@ if idem_key ~= '' then
     return {'conflict', prev[1]}
   end
 end
-local pending = tonumber(redis.call('GET', base .. 'pending:' .. tenant) or '0')
-if pending >= max_pending then return {'full', ''} end
+if pending_of(tenant) >= max_pending then return {'full', ''} end
 local fields = {}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 create_job(id, tenant, now, prio, run_at, fields)
@@ -124,14 +153,17 @@ for _, id in ipairs(ids) do
     redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
     leases[#leases + 1] = expiry
     leases[#leases + 1] = id
-    taken[tenant] = (taken[tenant] or 0) + 1
+    local d = taken[tenant] or {running = 0}
+    taken[tenant] = d
+    d[st] = (d[st] or 0) - 1
+    d.running = d.running + 1
     out[#out + 1] = id
     out[#out + 1] = token
     out[#out + 1] = flat
   end
 end
 if #leases > 0 then redis.call('ZADD', base .. 'leases', unpack(leases)) end
-for tenant, n in pairs(taken) do redis.call('DECRBY', base .. 'pending:' .. tenant, n) end
+for tenant, d in pairs(taken) do add(tenant, d) end
 return out
 `)
 
@@ -166,7 +198,7 @@ return out
 // who ran it last.
 var finishScript = goredis.NewScript(luaPrelude + `
 local now, expire_at = ARGV[2], ARGV[3]
-local out, done, expire, delayed, retried = {}, {}, {}, {}, {}
+local out, done, expire, delayed, stats = {}, {}, {}, {}, {}
 local i = 4
 while i <= #ARGV do
   local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -174,15 +206,27 @@ while i <= #ARGV do
   local fields = {}
   for j = 1, n do fields[j] = ARGV[i + 4 + j] end
   i = i + 5 + n
-  local st, owner, tenant, sid, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'scheduled_job_id', 'cancel_requested'))
+  local h = redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'scheduled_job_id', 'cancel_requested',
+    'started_at', 'items_processed', 'items_succeeded', 'items_failed')
+  local st, owner, tenant, sid, cancel = h[1], h[2], h[3], h[4], h[5]
   if st ~= 'running' or owner ~= token then
     out[#out + 1] = 'lost'
   else
     done[#done + 1] = id
+    local d = stats[tenant] or {running = 0}
+    stats[tenant] = d
+    d.running = d.running - 1
+    item_deltas(d, {h[7], h[8], h[9]}, fields)
+    local to = outcome
+    if outcome == 'retry' then to = 'retrying' end
+    d[to] = (d[to] or 0) + 1
+    if outcome == 'completed' and h[6] then
+      d.duration_ms = (d.duration_ms or 0) + tonumber(now) - tonumber(h[6])
+      d.durations = (d.durations or 0) + 1
+    end
     if outcome == 'retry' then
       fields[#fields + 1] = 'status'
       fields[#fields + 1] = 'retrying'
-      retried[tenant] = (retried[tenant] or 0) + 1
       delayed[#delayed + 1] = retry_at
       delayed[#delayed + 1] = id
     else
@@ -206,7 +250,7 @@ end
 if #done > 0 then redis.call('ZREM', base .. 'leases', unpack(done)) end
 if #expire > 0 then redis.call('ZADD', base .. 'expire', unpack(expire)) end
 if #delayed > 0 then redis.call('ZADD', base .. 'delayed', unpack(delayed)) end
-for tenant, c in pairs(retried) do redis.call('INCRBY', base .. 'pending:' .. tenant, c) end
+for tenant, d in pairs(stats) do add(tenant, d) end
 return out
 `)
 
@@ -229,9 +273,10 @@ var sweepScript = goredis.NewScript(luaPrelude + `
 local now, limit, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local reclaimed, promoted, expired = 0, 0, 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, 'LIMIT', 0, limit)) do
-  local st, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested'))
+  local st, cancel, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id'))
   if st == 'running' then
     if cancel == '1' then
+      add(tenant, {running = -1, cancelled = 1})
       redis.call('ZREM', base .. 'leases', id)
       redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
       redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
@@ -256,8 +301,20 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 
   end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'expire', '-inf', now, 'LIMIT', 0, limit)) do
-  local tenant = redis.call('HGET', jk(id), 'tenant_id')
-  if tenant then redis.call('ZREM', base .. 't:' .. tenant, id) end
+  local h = redis.call('HMGET', jk(id), 'tenant_id', 'status', 'items_total', 'items_processed', 'items_succeeded', 'items_failed',
+    'started_at', 'completed_at')
+  local tenant, st = h[1], h[2]
+  if tenant then
+    redis.call('ZREM', base .. 't:' .. tenant, id)
+    local d = {items_total = -(tonumber(h[3]) or 0), items_processed = -(tonumber(h[4]) or 0),
+      items_succeeded = -(tonumber(h[5]) or 0), items_failed = -(tonumber(h[6]) or 0)}
+    d[st] = -1
+    if st == 'completed' and h[7] and h[8] then
+      d.duration_ms = tonumber(h[7]) - tonumber(h[8])
+      d.durations = -1
+    end
+    add(tenant, d)
+  end
   redis.call('DEL', jk(id))
   redis.call('ZREM', base .. 'expire', id)
   expired = expired + 1
@@ -279,7 +336,7 @@ if st == 'running' then
 end
 redis.call('LREM', base .. 'q:' .. prio, 0, id)
 redis.call('ZREM', base .. 'delayed', id)
-redis.call('DECR', base .. 'pending:' .. tenant)
+add(tenant, {[st] = -1, cancelled = 1})
 redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
 redis.call('ZADD', base .. 'expire', now + retention, id)
 local sid = schedule_of(id)
@@ -318,8 +375,7 @@ if redis.call('SCARD', ak) >= tonumber(maxc or '1') then
   redis.call('HINCRBY', sk, 'skipped_runs', 1)
   return 'busy'
 end
-local pending = tonumber(redis.call('GET', base .. 'pending:' .. tenant) or '0')
-if pending >= max_pending then
+if pending_of(tenant) >= max_pending then
   redis.call('HINCRBY', sk, 'skipped_runs', 1)
   return 'full'
 end
@@ -330,4 +386,21 @@ redis.call('SADD', ak, id)
 redis.call('HINCRBY', sk, 'total_runs', 1)
 redis.call('HSET', sk, 'last_run_at', now)
 return 'fired'
+`)
+
+// progressScript: ARGV base, id, token, field, value, ... Stores a running
+// job's progress while the caller still holds its lease (a worker that lost
+// it must not overwrite the new owner's), keeping the tenant's item sums.
+// Returns "ok" or "lost".
+var progressScript = goredis.NewScript(luaPrelude + `
+local id, token = ARGV[2], ARGV[3]
+local h = redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'items_processed', 'items_succeeded', 'items_failed')
+if h[1] ~= 'running' or h[2] ~= token then return 'lost' end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', jk(id), unpack(fields))
+local d = {}
+item_deltas(d, {h[4], h[5], h[6]}, fields)
+add(h[3], d)
+return 'ok'
 `)

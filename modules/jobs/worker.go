@@ -430,7 +430,7 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 	runCtx, cancelTimeout := context.WithTimeout(ctx, time.Duration(job.TimeoutSeconds)*time.Second)
 	defer cancelTimeout()
 
-	pr := &progressor{w: w, job: job}
+	pr := &progressor{w: w, job: job, token: token}
 	began := time.Now()
 	result, herr := safeCall(runCtx, handler, job, pr.report)
 	w.noteRun(time.Since(began))
@@ -650,12 +650,13 @@ func (w *Worker) listenCancels(ctx context.Context) {
 
 // progressor stores throttled progress and publishes it.
 type progressor struct {
-	w    *Worker
-	job  *Job
-	mu   sync.Mutex
-	last time.Time
-	cur  ProgressUpdate
-	sent bool
+	w     *Worker
+	job   *Job
+	token string
+	mu    sync.Mutex
+	last  time.Time
+	cur   ProgressUpdate
+	sent  bool
 }
 
 func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
@@ -670,7 +671,8 @@ func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := p.w.q.rdb.HSet(ctx, p.w.q.base+"job:"+p.job.ID, p.fields()...).Err(); err != nil {
+	args := append([]any{p.w.q.base, p.job.ID, p.token}, p.fields()...)
+	if res, err := progressScript.Run(ctx, p.w.q.rdb, []string{p.w.q.meta}, args...).Text(); err != nil || res != "ok" {
 		return
 	}
 	j := *p.job
