@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/redifx/redifx/modules/redis"
@@ -269,90 +268,112 @@ type Filter struct {
 	Status  Status
 }
 
-// tenantJobs reads every job of tenant, newest first. The index holds at most
-// the retention window of jobs.
-func (q *Queue) tenantJobs(ctx context.Context, tenant string) ([]*Job, error) {
-	ids, err := q.rdb.ZRevRange(ctx, q.base+"t:"+tenant, 0, -1).Result()
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	out := make([]*Job, 0, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		cmds := make([]*goredis.MapStringStringCmd, len(chunk))
-		_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, id := range chunk {
-				cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		for _, c := range cmds {
-			if h := c.Val(); len(h) > 0 && h["tenant_id"] == tenant {
-				out = append(out, jobFromHash(h))
-			}
-		}
-	}
-	return out, nil
-}
-
 // List returns one page of tenant's jobs matching f, newest first, and the
-// total that match.
+// total that match. Without a filter it reads one page of the tenant's index;
+// with one it reads the status and type of each job the tenant keeps (within
+// retention), then only the page's jobs in full.
 func (q *Queue) List(ctx context.Context, tenant string, f Filter, page, pageSize int) ([]*Job, int, error) {
-	if f == (Filter{}) {
-		return q.listPage(ctx, tenant, page, pageSize)
+	if page < 1 {
+		return nil, 0, fieldErr("page", "must be at least 1")
 	}
-	all, err := q.tenantJobs(ctx, tenant)
+	if pageSize < 1 {
+		return nil, 0, fieldErr("page_size", "must be at least 1")
+	}
+	from := (page - 1) * pageSize
+	var ids []string
+	var total int
+	var err error
+	if f == (Filter{}) {
+		ids, total, err = q.indexPage(ctx, tenant, from, pageSize)
+	} else {
+		ids, total, err = q.matching(ctx, tenant, f, from, pageSize)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
-	matched := all[:0]
-	for _, j := range all {
-		if (f.JobType == "" || j.JobType == f.JobType) && (f.Status == "" || j.Status == f.Status) {
-			matched = append(matched, j)
-		}
-	}
-	sort.SliceStable(matched, func(a, b int) bool { return matched[a].CreatedAt.After(*matched[b].CreatedAt) })
-	from := min((page-1)*pageSize, len(matched))
-	to := min(from+pageSize, len(matched))
-	return matched[from:to], len(matched), nil
+	jobs, err := q.readJobs(ctx, tenant, ids)
+	return jobs, total, err
 }
 
-// listPage is List without a filter: one page of the tenant's index (ordered
-// by creation time), so its cost does not grow with the tenant's jobs.
-func (q *Queue) listPage(ctx context.Context, tenant string, page, pageSize int) ([]*Job, int, error) {
-	from := int64(page-1) * int64(pageSize)
+// indexPage returns n ids of the tenant's index from position from (newest
+// first; the index is ordered by creation time) and the index's size.
+func (q *Queue) indexPage(ctx context.Context, tenant string, from, n int) ([]string, int, error) {
 	var total *goredis.IntCmd
 	var ids *goredis.StringSliceCmd
 	_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		total = p.ZCard(ctx, q.base+"t:"+tenant)
-		ids = p.ZRevRange(ctx, q.base+"t:"+tenant, from, from+int64(pageSize)-1)
+		ids = p.ZRevRange(ctx, q.base+"t:"+tenant, int64(from), int64(from+n-1))
 		return nil
 	})
 	if err != nil {
 		return nil, 0, unavailable(err)
 	}
-	cmds := make([]*goredis.MapStringStringCmd, len(ids.Val()))
-	if len(cmds) > 0 {
-		_, err = q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, id := range ids.Val() {
-				cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
+	return ids.Val(), int(total.Val()), nil
+}
+
+// listScanChunk is how many jobs one pipeline of a filtered list reads.
+const listScanChunk = 1000
+
+// matching returns the ids of tenant's jobs matching f at positions
+// [from, from+n) among the matches, newest first, and how many match.
+func (q *Queue) matching(ctx context.Context, tenant string, f Filter, from, n int) ([]string, int, error) {
+	all, err := q.rdb.ZRevRange(ctx, q.base+"t:"+tenant, 0, -1).Result()
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	var page []string
+	total := 0
+	for start := 0; start < len(all); start += listScanChunk {
+		chunk := all[start:min(start+listScanChunk, len(all))]
+		cmds := make([]*goredis.SliceCmd, len(chunk))
+		_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range chunk {
+				cmds[i] = p.HMGet(ctx, q.base+"job:"+id, "status", "job_type")
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, 0, unavailable(err)
 		}
+		for i, c := range cmds {
+			v := c.Val()
+			st, _ := v[0].(string)
+			typ, _ := v[1].(string)
+			if st == "" || (f.Status != "" && Status(st) != f.Status) || (f.JobType != "" && typ != f.JobType) {
+				continue
+			}
+			if total >= from && total < from+n {
+				page = append(page, chunk[i])
+			}
+			total++
+		}
 	}
-	out := make([]*Job, 0, len(cmds))
+	return page, total, nil
+}
+
+// readJobs reads the jobs ids in order, leaving out any that are gone
+// (expired meanwhile) or not tenant's.
+func (q *Queue) readJobs(ctx context.Context, tenant string, ids []string) ([]*Job, error) {
+	out := make([]*Job, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	for _, c := range cmds {
 		if h := c.Val(); len(h) > 0 && h["tenant_id"] == tenant {
 			out = append(out, jobFromHash(h))
 		}
 	}
-	return out, int(total.Val()), nil
+	return out, nil
 }
 
 // Statistics summarises a tenant's jobs.
