@@ -3,10 +3,13 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
@@ -204,15 +207,23 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 	if err := q.mgr.Err(); err != nil {
 		return nil, err
 	}
-	if err := q.saveSchedule(ctx, s, true); err != nil {
+	if err := q.saveSchedule(ctx, s); err != nil {
 		return nil, err
 	}
 	return q.GetSchedule(ctx, tenant, s.ID)
 }
 
-// saveSchedule writes s; when reschedule is set the next run is computed from
-// now (and the schedule is (de)listed as due).
-func (q *Queue) saveSchedule(ctx context.Context, s *Schedule, reschedule bool) error {
+// saveSchedule writes a new schedule s and lists it as due.
+func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
+	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		return q.writeSchedule(ctx, p, s, true)
+	})
+	return unavailable(err)
+}
+
+// writeSchedule queues the writes of s on p; when reschedule is set the next
+// run is computed from now (and the schedule is (de)listed as due).
+func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Schedule, reschedule bool) error {
 	tm, err := s.timing()
 	if err != nil {
 		return err
@@ -226,22 +237,71 @@ func (q *Queue) saveSchedule(ctx context.Context, s *Schedule, reschedule bool) 
 		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
 	}
 	key := q.scheduleKey(s.ID)
-	_, err = q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.HSet(ctx, key, fields...)
-		p.ZAdd(ctx, q.base+"s:t:"+s.TenantID, goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
-		if reschedule {
-			if s.IsActive {
-				next := tm.next(q.now()).UnixMilli()
-				p.HSet(ctx, key, "next_run_at", next)
-				p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(next), Member: s.ID})
-			} else {
-				p.HSet(ctx, key, "next_run_at", "")
-				p.ZRem(ctx, q.base+"s:due", s.ID)
-			}
+	p.HSet(ctx, key, fields...)
+	p.ZAdd(ctx, q.base+"s:t:"+s.TenantID, goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
+	if reschedule {
+		if s.IsActive {
+			next := tm.next(q.now()).UnixMilli()
+			p.HSet(ctx, key, "next_run_at", next)
+			p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(next), Member: s.ID})
+		} else {
+			p.HSet(ctx, key, "next_run_at", "")
+			p.ZRem(ctx, q.base+"s:due", s.ID)
 		}
-		return nil
-	})
-	return unavailable(err)
+	}
+	return nil
+}
+
+// maxScheduleRetries bounds how often a schedule change starts over because
+// the schedule changed under it.
+const maxScheduleRetries = 20
+
+// modifySchedule reads tenant's schedule id, lets change modify it (and say
+// whether the next run must be recomputed) and writes it, under WATCH: when
+// anything changes the schedule meanwhile (another update, a toggle, a fire,
+// a delete), it starts over, so no change is lost and a deleted schedule
+// stays deleted.
+func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change func(*Schedule) (reschedule bool, err error)) (*Schedule, error) {
+	if err := q.mgr.Err(); err != nil {
+		return nil, err
+	}
+	key := q.scheduleKey(id)
+	for range maxScheduleRetries {
+		err := q.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+			h, err := tx.HGetAll(ctx, key).Result()
+			if err != nil {
+				return unavailable(err)
+			}
+			if len(h) == 0 || h["tenant_id"] != tenant {
+				return ErrNotFound
+			}
+			s := scheduleFromHash(h)
+			reschedule, err := change(s)
+			if err != nil {
+				return err
+			}
+			var werr error
+			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				werr = q.writeSchedule(ctx, p, s, reschedule)
+				return werr
+			})
+			if werr != nil {
+				return werr
+			}
+			if err != nil && !errors.Is(err, goredis.TxFailedErr) {
+				return unavailable(err)
+			}
+			return err
+		}, key)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return q.GetSchedule(ctx, tenant, id)
+	}
+	return nil, fmt.Errorf("%w: schedule %s kept changing during the update", redis.ErrUnavailable, id)
 }
 
 func deref(s *string) string {
@@ -311,31 +371,23 @@ func (q *Queue) ListSchedules(ctx context.Context, tenant string) ([]*Schedule, 
 // UpdateSchedule applies r; a change of timing, time zone or activity
 // recomputes the next run from now.
 func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r ScheduleRequest) (*Schedule, error) {
-	s, err := q.GetSchedule(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := q.applySchedule(s, r); err != nil {
-		return nil, err
-	}
-	reschedule := r.CronExpression != nil || r.IntervalSeconds != nil || r.Timezone != nil || r.IsActive != nil
-	if r.CronExpression != nil || r.IntervalSeconds != nil {
-		s.anchor = q.now().UnixMilli()
-	}
-	if err := q.saveSchedule(ctx, s, reschedule); err != nil {
-		return nil, err
-	}
-	return q.GetSchedule(ctx, tenant, id)
+	return q.modifySchedule(ctx, tenant, id, func(s *Schedule) (bool, error) {
+		if err := q.applySchedule(s, r); err != nil {
+			return false, err
+		}
+		if r.CronExpression != nil || r.IntervalSeconds != nil {
+			s.anchor = q.now().UnixMilli()
+		}
+		return r.CronExpression != nil || r.IntervalSeconds != nil || r.Timezone != nil || r.IsActive != nil, nil
+	})
 }
 
-// ToggleSchedule flips is_active.
+// ToggleSchedule flips is_active; concurrent toggles each flip it.
 func (q *Queue) ToggleSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
-	s, err := q.GetSchedule(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	active := !s.IsActive
-	return q.UpdateSchedule(ctx, tenant, id, ScheduleRequest{IsActive: &active})
+	return q.modifySchedule(ctx, tenant, id, func(s *Schedule) (bool, error) {
+		s.IsActive = !s.IsActive
+		return true, nil
+	})
 }
 
 // DeleteSchedule removes a schedule; jobs it created stay.

@@ -1,7 +1,11 @@
 package jobs_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +167,87 @@ func TestOnRedisCluster(t *testing.T) {
 		_, cur := call(t, "GET", in.base+"/api/v1/jobs/scheduler/scheduled-jobs/"+s["id"].(string), tok, nil)
 		return cur["total_runs"].(float64) >= 1
 	})
+	// Changes are read-modify-write under WATCH, which Cluster serves too.
+	code, cur := call(t, "PATCH", in.base+"/api/v1/jobs/scheduler/scheduled-jobs/"+s["id"].(string), tok, map[string]any{"name": "renamed"})
+	if code != 200 || cur["name"] != "renamed" {
+		t.Errorf("update on Cluster: %d %v", code, cur)
+	}
+	code, cur = call(t, "POST", in.base+"/api/v1/jobs/scheduler/scheduled-jobs/"+s["id"].(string)+"/toggle", tok, nil)
+	if code != 200 || cur["is_active"] != false {
+		t.Errorf("toggle on Cluster: %d %v", code, cur)
+	}
+}
+
+// Concurrent changes to one schedule are each applied: updates of different
+// fields all land, every toggle flips, and a schedule deleted while updates
+// run stays deleted.
+func TestConcurrentScheduleChangesAreNotLost(t *testing.T) {
+	srv := redistest.Start(t)
+	in := startInstance(t, srv.URL(), &counters{}, nil, noWorkers)
+	ctx := context.Background()
+	str := func(s string) *string { return &s }
+	num := func(n int) *int { return &n }
+	var hour int64 = 3600
+	sc, err := in.q.CreateSchedule(ctx, "acme", "test", jobs.ScheduleRequest{Name: str("s"), JobType: str("noop"), IntervalSeconds: &hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := json.RawMessage(`{"k":1}`)
+	changes := []jobs.ScheduleRequest{
+		{Name: str("renamed")}, {Priority: str("high")}, {MaxRetries: num(7)}, {TimeoutSeconds: num(42)},
+		{MaxConcurrentRuns: num(3)}, {MisfirePolicy: str("skip")}, {Parameters: &params},
+	}
+	var wg sync.WaitGroup
+	for _, r := range changes {
+		wg.Go(func() {
+			if _, err := in.q.UpdateSchedule(ctx, "acme", sc.ID, r); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for range 10 { // an even number of toggles leaves it active
+		wg.Go(func() {
+			if _, err := in.q.ToggleSchedule(ctx, "acme", sc.ID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := in.q.GetSchedule(ctx, "acme", sc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "renamed" || got.Priority != "high" || got.MaxRetries != 7 || got.TimeoutSeconds != 42 ||
+		got.MaxConcurrentRuns != 3 || got.MisfirePolicy != "skip" || string(got.Parameters) != `{"k":1}` || !got.IsActive || got.NextRunAt == nil {
+		t.Errorf("after concurrent changes: %+v", got)
+	}
+
+	// Updates racing a delete never bring the schedule back.
+	for range 5 {
+		sc, err := in.q.CreateSchedule(ctx, "acme", "test", jobs.ScheduleRequest{Name: str("doomed"), JobType: str("noop"), IntervalSeconds: &hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 {
+			wg.Go(func() {
+				_, err := in.q.UpdateSchedule(ctx, "acme", sc.ID, jobs.ScheduleRequest{MaxRetries: num(i)})
+				if err != nil && !errors.Is(err, jobs.ErrNotFound) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Go(func() {
+			if err := in.q.DeleteSchedule(ctx, "acme", sc.ID); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Wait()
+		if _, err := in.q.GetSchedule(ctx, "acme", sc.ID); !errors.Is(err, jobs.ErrNotFound) {
+			t.Errorf("a deleted schedule came back: %v", err)
+		}
+	}
+	list, err := in.q.ListSchedules(ctx, "acme")
+	if err != nil || len(list) != 1 {
+		t.Errorf("schedules left: %d (%v), want 1", len(list), err)
+	}
 }
