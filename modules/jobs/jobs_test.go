@@ -268,7 +268,8 @@ func TestGracefulShutdownPutsRunningJobsBackWithoutARetry(t *testing.T) {
 	tok := token(t, "acme", allPerms...)
 	id := create(t, a, tok, map[string]any{"job_type": "sleep", "max_retries": 0, "parameters": map[string]any{"duration": "1500ms", "steps": 3}})["id"].(string)
 	waitStatus(t, a, tok, id, "running", 5*time.Second)
-	a.stop() // grace 300ms < 1.5s: cancelled and put back
+	eventually(t, "the handler reporting progress", 5*time.Second, func() bool { return getJob(t, a, tok, id)["items_processed"] == 1.0 })
+	a.stop() // grace 300ms < the 1s left: cancelled and put back
 	b := startInstance(t, srv.URL(), c, nil)
 	j := waitStatus(t, b, tok, id, "completed", 5*time.Second)
 	if j["attempts"] != 0.0 || j["recoveries"] != 1.0 {

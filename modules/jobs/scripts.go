@@ -79,7 +79,7 @@ local function schedule_of(id)
 end
 -- put_back returns a running job to the front of its queue without spending
 -- a retry: after a lost lease or a shutdown (recovered: counted in
--- recoveries), or unstarted from a worker's prefetch (not counted).
+-- recoveries), or unstarted from a busy worker's prefetch (not counted).
 local function put_back(id, recovered)
   local prio, tenant = unpack(redis.call('HMGET', jk(id), 'priority', 'tenant_id'))
   redis.call('HSET', jk(id), 'status', 'pending')
@@ -254,8 +254,9 @@ for tenant, d in pairs(stats) do add(tenant, d) end
 return out
 `)
 
-// requeueScript: ARGV base, id, token, recovered ("1": a shutdown put it
-// back; "0": it was never started). Puts the caller's own running job back.
+// requeueScript: ARGV base, id, token, recovered ("1": a shutdown puts it
+// back; "0": a busy worker hands it on unstarted). Puts the caller's own
+// running job back.
 // Returns "ok" or "lost".
 var requeueScript = goredis.NewScript(luaPrelude + `
 local id, token = ARGV[2], ARGV[3]

@@ -269,7 +269,7 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 // jobs, goes back to its queue unstarted.
 func (w *Worker) await(fetchCtx, jobCtx context.Context, exec chan struct{}, l leased) {
 	if fetchCtx.Err() != nil {
-		w.putBack(l) // stopping: not started, so not run
+		w.putBack(l, true) // shutting down: not started, so not run
 		return
 	}
 	select {
@@ -280,7 +280,7 @@ func (w *Worker) await(fetchCtx, jobCtx context.Context, exec chan struct{}, l l
 		select {
 		case exec <- struct{}{}:
 		case <-fetchCtx.Done():
-			w.putBack(l)
+			w.putBack(l, true)
 			return
 		case <-jobCtx.Done():
 			w.notStarted(l, context.Cause(jobCtx))
@@ -289,7 +289,7 @@ func (w *Worker) await(fetchCtx, jobCtx context.Context, exec chan struct{}, l l
 			// The running jobs are long: hand this one to a worker with room,
 			// and stop prefetching until a job ends.
 			w.noteRun(max(time.Duration(w.avgRun.Load()), shortJob) * 8)
-			w.putBack(l)
+			w.putBack(l, false)
 			return
 		}
 	}
@@ -333,10 +333,23 @@ func (w *Worker) release(id string, r *run) {
 	w.mu.Unlock()
 }
 
-// putBack returns a leased job that was not started: it was never run, so
-// it counts as neither a retry nor a recovery.
-func (w *Worker) putBack(l leased) {
-	_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token, "0").Err()
+// putBack returns a leased job whose handler did not start. It never counts
+// as a retry; at shutdown (shutdown set) it counts as a recovery, like every
+// job put back by a shutdown, while a job handed on by a busy worker does not.
+func (w *Worker) putBack(l leased, shutdown bool) {
+	if !shutdown {
+		_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token, "0").Err()
+		return
+	}
+	w.requeue(context.Background(), l.job.ID, l.token)
+}
+
+// requeue puts back a job this worker leased, because it is shutting down.
+func (w *Worker) requeue(ctx context.Context, id, token string) {
+	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, id, token, "1").Text(); err == nil && ok == "ok" {
+		w.stats.Requeued.Add(1)
+		w.q.metrics.recovered.Inc()
+	}
 }
 
 // notStarted handles a leased job whose context ended before it started.
@@ -347,7 +360,7 @@ func (w *Worker) notStarted(l leased, cause error) {
 	case errors.Is(cause, errLeaseLost):
 		// Another worker owns it now.
 	default:
-		w.putBack(l)
+		w.putBack(l, true)
 	}
 }
 
@@ -441,10 +454,7 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 		w.log.Warn("jobs.lease_lost", zap.String("job_id", id))
 		return // another worker owns it now
 	case errors.Is(cause, errShutdown):
-		if ok, err := requeueScript.Run(bg, w.q.rdb, []string{w.q.meta}, w.q.base, id, token, "1").Text(); err == nil && ok == "ok" {
-			w.stats.Requeued.Add(1)
-			w.q.metrics.recovered.Inc()
-		}
+		w.requeue(bg, id, token)
 		return
 	case errors.Is(cause, errCancelRequested):
 		w.finish(bg, job, token, "cancelled", false, nil, errors.New("cancelled by request"), pr)

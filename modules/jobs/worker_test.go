@@ -129,3 +129,24 @@ func TestNoStaleWakeUpsAfterABurst(t *testing.T) {
 	next := enqueueN(t, producer, "noop", 1)
 	eventually(t, "the next job done", 500*time.Millisecond, func() bool { return allStatus(t, worker, next, jobs.StatusCompleted) })
 }
+
+// A shutdown puts back the jobs a worker holds but has not started, counted
+// as recoveries like every job a shutdown puts back, never as attempts.
+func TestShutdownPutsBackHeldJobs(t *testing.T) {
+	srv := redistest.Start(t)
+	c := &counters{}
+	a := startInstance(t, srv.URL(), c, nil, concurrency(1))
+	warm := enqueueN(t, a, "noop", 40)
+	eventually(t, "the short jobs done", 10*time.Second, func() bool { return allStatus(t, a, warm, jobs.StatusCompleted) })
+	enqueueN(t, a, "block", 1)
+	eventually(t, "the blocking job running", 5*time.Second, func() bool { return c.live.Load() == 1 })
+	held := enqueueN(t, a, "noop", 2)
+	eventually(t, "the short jobs held", time.Second, func() bool { return allStatus(t, a, held, jobs.StatusRunning) })
+	a.stop()
+	reader := startInstance(t, srv.URL(), c, nil, noWorkers)
+	for _, id := range held {
+		if j := statusOf(t, reader, id); j.Status != jobs.StatusPending || j.Attempts != 0 || j.Recoveries != 1 {
+			t.Errorf("held job %s after shutdown: %s, attempts %d, recoveries %d; want pending, 0, 1", id, j.Status, j.Attempts, j.Recoveries)
+		}
+	}
+}
