@@ -48,6 +48,21 @@ func allStatus(t *testing.T, in *instance, ids []string, st jobs.Status) bool {
 	return true
 }
 
+// holdBehindBlockers makes worker in (concurrency blockers, counted by c)
+// hold short jobs it cannot start: short jobs first show it that jobs are
+// short (so it prefetches), then blockers take every slot, then it takes
+// the held short jobs, whose ids are returned.
+func holdBehindBlockers(t *testing.T, in *instance, c *counters, blockers, held int) []string {
+	t.Helper()
+	warm := enqueueN(t, in, "noop", 40)
+	eventually(t, "the short jobs done", 10*time.Second, func() bool { return allStatus(t, in, warm, jobs.StatusCompleted) })
+	enqueueN(t, in, "block", blockers)
+	eventually(t, "the blocking jobs running", 5*time.Second, func() bool { return c.live.Load() == int64(blockers) })
+	ids := enqueueN(t, in, "noop", held)
+	eventually(t, "the short jobs held by the busy worker", 5*time.Second, func() bool { return allStatus(t, in, ids, jobs.StatusRunning) })
+	return ids
+}
+
 // A worker whose jobs are not known to be short takes no more than it can
 // run: the rest stay in the queue for other workers.
 func TestLongJobsAreLeftToOtherWorkers(t *testing.T) {
@@ -72,13 +87,7 @@ func TestHeldJobsGoBackWhenTheSlotsStayBusy(t *testing.T) {
 	srv := redistest.Start(t)
 	c := &counters{}
 	a := startInstance(t, srv.URL(), c, nil, concurrency(2))
-	warm := enqueueN(t, a, "noop", 60)
-	eventually(t, "the short jobs done", 10*time.Second, func() bool { return allStatus(t, a, warm, jobs.StatusCompleted) })
-
-	enqueueN(t, a, "block", 2)
-	eventually(t, "the blocking jobs running", 5*time.Second, func() bool { return c.live.Load() == 2 })
-	held := enqueueN(t, a, "noop", 4)
-	eventually(t, "the short jobs held by the busy worker", 5*time.Second, func() bool { return allStatus(t, a, held, jobs.StatusRunning) })
+	held := holdBehindBlockers(t, a, c, 2, 4)
 	eventually(t, "the held jobs given back", 5*time.Second, func() bool { return allStatus(t, a, held, jobs.StatusPending) })
 	time.Sleep(300 * time.Millisecond)
 	if !allStatus(t, a, held, jobs.StatusPending) {
@@ -136,12 +145,7 @@ func TestShutdownPutsBackHeldJobs(t *testing.T) {
 	srv := redistest.Start(t)
 	c := &counters{}
 	a := startInstance(t, srv.URL(), c, nil, concurrency(1))
-	warm := enqueueN(t, a, "noop", 40)
-	eventually(t, "the short jobs done", 10*time.Second, func() bool { return allStatus(t, a, warm, jobs.StatusCompleted) })
-	enqueueN(t, a, "block", 1)
-	eventually(t, "the blocking job running", 5*time.Second, func() bool { return c.live.Load() == 1 })
-	held := enqueueN(t, a, "noop", 2)
-	eventually(t, "the short jobs held", time.Second, func() bool { return allStatus(t, a, held, jobs.StatusRunning) })
+	held := holdBehindBlockers(t, a, c, 1, 2)
 	a.stop()
 	reader := startInstance(t, srv.URL(), c, nil, noWorkers)
 	for _, id := range held {
