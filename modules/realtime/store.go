@@ -70,6 +70,10 @@ func (s *store) key(tenant string) string { return s.prefix + "{" + tenant + "}:
 // onusKey holds the latest onu-status event of each ONU of tenant.
 func (s *store) onusKey(tenant string) string { return s.prefix + "{" + tenant + "}:onus" }
 
+// onusSeenKey holds when each ONU of tenant was last heard from (a sorted set
+// by time), so that ONUs silent for longer than the history are dropped.
+func (s *store) onusSeenKey(tenant string) string { return s.prefix + "{" + tenant + "}:onus:seen" }
+
 // countsKey holds tenant's event counts by channel for the minute of t.
 func (s *store) countsKey(tenant string, t time.Time) string {
 	return s.prefix + "{" + tenant + "}:counts:" + strconv.FormatInt(t.Unix()/60, 10)
@@ -80,14 +84,24 @@ func (s *store) countsKey(tenant string, t time.Time) string {
 // tenant leave in id order.
 //
 // It also keeps two views for dashboards in the same slot: the latest state
-// of each ONU (KEYS[2], a hash by serial, for onu-status events) and
-// per-minute event counts by channel (KEYS[3], kept 61 minutes).
+// of each ONU (KEYS[2], a hash by serial, for onu-status events; KEYS[4] says
+// when each was last heard from, and ONUs silent for longer than the history
+// are dropped, a hundred at a time) and per-minute event counts by channel
+// (KEYS[3], kept 61 minutes).
 var publishScript = goredis.NewScript(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2], 'e', ARGV[3], 'd', ARGV[4])
 redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[9], ARGV[4])
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[9])
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[11], 'LIMIT', 0, 100)
+  if #stale > 0 then
+    redis.call('HDEL', KEYS[2], unpack(stale))
+    redis.call('ZREM', KEYS[4], unpack(stale))
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 redis.call('PEXPIRE', KEYS[3], 3660000)
@@ -102,9 +116,10 @@ return id
 func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial string, data []byte) (string, error) {
 	now := time.Now()
 	cutoff := now.Add(-s.ttl).UnixMilli()
-	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant), s.onusKey(tenant), s.countsKey(tenant, now)},
-		s.maxLen, channel, eventType, string(data), strconv.FormatInt(cutoff, 10)+"-0",
-		s.ttl.Milliseconds(), tenant, s.channel, onuSerial).Text()
+	cutoffMS := strconv.FormatInt(cutoff, 10)
+	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant), s.onusKey(tenant), s.countsKey(tenant, now), s.onusSeenKey(tenant)},
+		s.maxLen, channel, eventType, string(data), cutoffMS+"-0",
+		s.ttl.Milliseconds(), tenant, s.channel, onuSerial, now.UnixMilli(), cutoffMS).Text()
 }
 
 // after returns up to count events of tenant after id (exclusive).
