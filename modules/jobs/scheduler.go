@@ -489,9 +489,10 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		doFire = sc.MisfirePolicy == MisfireFireOnce
 	}
 	jobID := newID()
+	// run_at records the slot the job stands for (it runs at once).
 	r := CreateRequest{
 		JobType: sc.JobType, Title: sc.Name, Parameters: sc.Parameters, Priority: sc.Priority,
-		MaxRetries: ptr(sc.MaxRetries), TimeoutSeconds: ptr(sc.TimeoutSeconds),
+		MaxRetries: ptr(sc.MaxRetries), TimeoutSeconds: ptr(sc.TimeoutSeconds), RunAt: &slot,
 	}
 	args := []any{q.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
 	args = append(args, jobFields(jobID, sc.TenantID, "scheduler:"+id, &r, now, "", id)...)

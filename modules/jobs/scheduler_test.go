@@ -54,15 +54,19 @@ func TestSchedulerFiresEachSlotOnceAcrossThreeReplicas(t *testing.T) {
 	if float64(len(runs)) != cur["total_runs"].(float64) {
 		t.Fatalf("%d jobs for total_runs %v", len(runs), cur["total_runs"])
 	}
-	// One job per slot: slot k is created_at + k seconds; no slot twice.
+	// One job per slot: slot k is created_at + k seconds, and each job's
+	// run_at is its slot; no slot twice.
 	seen := map[int64]bool{}
 	for _, j := range runs {
-		at, _ := time.Parse(time.RFC3339Nano, j["created_at"].(string))
-		slot := at.Sub(created).Milliseconds() / 1000
-		if seen[slot] {
-			t.Errorf("slot %d fired twice", slot)
+		at, _ := time.Parse(time.RFC3339Nano, j["run_at"].(string))
+		ms := at.Sub(created).Milliseconds()
+		if ms%1000 != 0 {
+			t.Errorf("run_at %v is not a slot of the schedule created at %v", at, created)
 		}
-		seen[slot] = true
+		if seen[ms/1000] {
+			t.Errorf("slot %d fired twice", ms/1000)
+		}
+		seen[ms/1000] = true
 	}
 	if len(runs) < 10 || len(runs) > 11 {
 		t.Errorf("%d runs", len(runs))
