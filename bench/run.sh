@@ -24,27 +24,23 @@ VARIANTS=(managed bare conn-per-request)
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(dirname "$bench_dir")
 
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
-
-for tool in go redis-server redis-benchmark redis-cli; do
-	command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
-((ROUNDS >= 1)) || die "ROUNDS must be at least 1"
-((ROUNDS >= 10)) || echo "bench: warning: ROUNDS=$ROUNDS; use at least 10 for a meaningful comparison" >&2
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/redifx-bench.XXXXXX")
-ref_pid=
+BENCH=bench
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-bench.XXXXXX")
+work=$WORK
+# shellcheck source=lib.sh
+source "$bench_dir/lib.sh"
 cleanup() {
-	if [[ -n $ref_pid ]]; then
-		kill "$ref_pid" 2>/dev/null || true
-		wait "$ref_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
+	local pid
+	for pid in "${PIDS[@]}"; do
+		bench_stop_pid "$pid"
+	done
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+bench_require go redis-server redis-benchmark redis-cli lscpu
+((ROUNDS >= 1)) || bench_die "ROUNDS must be at least 1"
+((ROUNDS >= 10)) || echo "bench: warning: ROUNDS=$ROUNDS; use at least 10 for a meaningful comparison" >&2
 
 mkdir -p "$bench_dir/results"
 stamp=$(date +%Y-%m-%d)
@@ -52,8 +48,7 @@ out="$bench_dir/results/$stamp.txt"
 raw="$bench_dir/results/$stamp-raw.txt"
 : >"$raw"
 
-cpu=$(lscpu | grep 'Model name' | head -1 | sed 's/^[^:]*:[[:space:]]*//')
-machine="$cpu, $(nproc) CPUs, $(uname -sr), $(go env GOVERSION), $(redis-server --version | awk '{print $3}' | sed 's/^v=/redis-server /')"
+machine=$(bench_machine)
 
 echo "bench: machine: $machine"
 echo "bench: building the benchmark binary"
@@ -78,13 +73,13 @@ for ((i = 1; i <= ROUNDS; i++)); do
 			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem) >"$work/run.txt" 2>&1 ||
 			{
 				cat "$work/run.txt" >&2
-				die "benchmark run failed (round $i, client=$v)"
+				bench_die "benchmark run failed (round $i, client=$v)"
 			}
 		grep -E '^(Benchmark|goos|goarch|pkg|cpu):?' "$work/run.txt" >>"$raw" || true
 		grep -q "^BenchmarkGET/client=$v" "$work/run.txt" ||
 			{
 				cat "$work/run.txt" >&2
-				die "no results from client=$v (was it skipped?)"
+				bench_die "no results from client=$v (was it skipped?)"
 			}
 	done
 done
@@ -107,38 +102,11 @@ ratio() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN { printf "%.*f", d, a / 
 
 # Reference: redis-benchmark against a fresh redis-server like the one the
 # benchmarks use (127.0.0.1, no persistence, temporary directory).
-start_reference() {
-	local port
-	for _ in $(seq 20); do
-		port=$((20000 + RANDOM % 20000))
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			continue # taken
-		fi
-		mkdir -p "$work/ref"
-		redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-			--dir "$work/ref" --logfile "$work/ref/redis.log" &
-		ref_pid=$!
-		for _ in $(seq 100); do
-			if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
-				ref_port=$port
-				return 0
-			fi
-			kill -0 "$ref_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill "$ref_pid" 2>/dev/null || true
-		wait "$ref_pid" 2>/dev/null || true
-		ref_pid=
-	done
-	die "could not start a reference redis-server"
-}
 echo "bench: redis-benchmark reference"
-start_reference
-redis-benchmark -h 127.0.0.1 -p "$ref_port" -q -t get,set -n 100000 -c 50 -P 1 |
+bench_start_redis ref
+redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -q -t get,set -n 100000 -c 50 -P 1 |
 	tr '\r' '\n' | grep 'requests per second' | sed 's/^[[:space:]]*//' >"$work/redis-benchmark.txt"
-kill "$ref_pid"
-wait "$ref_pid" 2>/dev/null || true
-ref_pid=
+bench_stop_pid "$REDIS_PID"
 
 rb() { awk -F': ' -v op="$1" '$1 == op { split($2, f, " "); print f[1] }' "$work/redis-benchmark.txt"; }
 
@@ -160,9 +128,9 @@ fail=()
 	echo "== summary (medians) =="
 	printf '%-4s %12s %12s %18s %10s %14s %16s\n' op managed bare conn-per-request managed/bare managed/per-req redis-benchmark
 	for op in GET SET; do
-		m=$(median "$op" managed) || die "no managed $op results"
-		b=$(median "$op" bare) || die "no bare $op results"
-		c=$(median "$op" conn-per-request) || die "no conn-per-request $op results"
+		m=$(median "$op" managed) || bench_die "no managed $op results"
+		b=$(median "$op" bare) || bench_die "no bare $op results"
+		c=$(median "$op" conn-per-request) || bench_die "no conn-per-request $op results"
 		r=$(ratio "$m" "$b")
 		printf '%-4s %12.0f %12.0f %18.0f %10s %14sx %16s\n' "$op" "$m" "$b" "$c" "$r" "$(ratio "$m" "$c")" "$(rb "$op")"
 		# Compare the unrounded ratio: 0.96989 must not pass as "0.970".

@@ -47,53 +47,29 @@ dash_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_dir=$(dirname "$dash_dir")
 repo_dir=$(dirname "$bench_dir")
 
-die() {
-	echo "bench/dashboard: $*" >&2
-	exit 1
-}
-
-for tool in go redis-server redis-cli wrk curl lscpu getconf; do
-	command -v "$tool" >/dev/null || die "$tool not found on PATH (wrk: apt-get install -y wrk)"
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/redifx-dashboard-bench.XXXXXX")
-pids=() # every process started here, stopped at exit
-stop_pid() { # PID: SIGTERM, then SIGKILL after 20 s
-	local pid=$1
-	kill "$pid" 2>/dev/null || return 0
-	for _ in $(seq 200); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+BENCH=bench/dashboard
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-dashboard-bench.XXXXXX")
+work=$WORK
+# shellcheck source=../lib.sh
+source "$bench_dir/lib.sh"
 cleanup() {
 	local i
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		stop_pid "${pids[i]}"
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		bench_stop_pid "${PIDS[i]}"
 	done
-	rm -rf "$work"
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
+command -v wrk >/dev/null || bench_die "wrk not found on PATH (apt-get install -y wrk)"
+bench_require go redis-server redis-cli curl lscpu getconf
 if [[ $WAIT_FOR_IDLE == 1 ]]; then
-	for ((i = 0; ; i++)); do
-		others=$(pgrep -f 'bench/realtime|loadclient|perconn' | tr '\n' ' ' || true)
-		[[ -z ${others// /} ]] && break
-		((i < 45)) || die "another benchmark is still running after 15 minutes (pids: $others)"
-		echo "bench/dashboard: waiting for another benchmark to finish (pids: $others)"
-		sleep 20
-	done
+	bench_wait_for_idle
 fi
 
-cpu=$(lscpu | grep 'Model name' | head -1 | sed 's/^[^:]*:[[:space:]]*//')
-machine="nproc $(nproc); $cpu; $(uname -sr); $(go env GOVERSION); $(redis-server --version | awk '{print $3}' | sed 's/^v=/redis-server /'); $({ wrk --version 2>&1 || true; } | head -1 | awk '{print $1, $2}')"
+machine="$(bench_machine); $({ wrk --version 2>&1 || true; } | head -1 | awk '{print $1, $2}')"
 echo "bench/dashboard: machine: $machine"
-
-# The code measured: the commit, and whether modules/ differs from it.
-code="commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -z $(git -C "$repo_dir" status --porcelain -- modules internal 2>/dev/null) ]] || code+=" (modules/ or internal/ modified)"
+code=$(bench_code "$repo_dir")
 echo "bench/dashboard: building ($code)"
 (cd "$repo_dir" && go build -o "$work/dashboardserver" ./bench/dashboard/cmd/dashboardserver)
 (cd "$repo_dir" && go test -c -o "$work/hook.test" ./bench/dashboard)
@@ -103,33 +79,13 @@ benchstat="$work/benchstat"
 # ---------------------------------------------------------------------------
 # 1. Dashboard vs constant route, on the real application.
 
-# start_redis NAME: a fresh redis-server on a free port (never 6379), no
-# persistence; sets redis_port[NAME] and redis_pid[NAME].
+# start_redis NAME: a fresh redis-server (bench_start_redis); sets
+# redis_port[NAME] and redis_pid[NAME].
 declare -A redis_port redis_pid
 start_redis() {
-	local name=$1 p pid
-	for _ in $(seq 20); do
-		p=$((20000 + RANDOM % 20000))
-		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			continue # taken
-		fi
-		mkdir -p "$work/redis-$name"
-		redis-server --bind 127.0.0.1 --port "$p" --save '' --appendonly no \
-			--dir "$work/redis-$name" --logfile "$work/redis-$name/redis.log" &
-		pid=$!
-		pids+=("$pid")
-		for _ in $(seq 100); do
-			if redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then
-				redis_port[$name]=$p
-				redis_pid[$name]=$pid
-				return 0
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		stop_pid "$pid"
-	done
-	die "could not start a redis-server"
+	bench_start_redis "$1"
+	redis_port[$1]=$REDIS_PORT
+	redis_pid[$1]=$REDIS_PID
 }
 
 # start_app NAME [VAR=value ...]: the app on a free port against redis NAME;
@@ -143,18 +99,18 @@ start_app() {
 		HTTP__ADDR=127.0.0.1:0 LOG__LEVEL="$LOG_LEVEL" "$@" \
 		"$work/dashboardserver" -out "$env_file" >"$work/app-$name.log" 2>&1 &
 	pid=$!
-	pids+=("$pid")
+	PIDS+=("$pid")
 	for _ in $(seq 300); do
 		grep -q '^CONSTANT_BYTES=' "$env_file" 2>/dev/null && break
 		kill -0 "$pid" 2>/dev/null || {
 			cat "$work/app-$name.log" >&2
-			die "app $name exited"
+			bench_die "app $name exited"
 		}
 		sleep 0.1
 	done
 	grep -q '^CONSTANT_BYTES=' "$env_file" 2>/dev/null || {
 		cat "$work/app-$name.log" >&2
-		die "app $name did not start"
+		bench_die "app $name did not start"
 	}
 	app_pid[$name]=$pid
 	base[$name]=$(sed -n 's/^BASE=//p' "$env_file")
@@ -205,7 +161,7 @@ for ((i = 1; i <= WRK_ROUNDS; i++)); do
 		redis1=$(cpu_ticks "${redis_pid[$a]}")
 		line=$(grep '^RESULT ' "$work/wrk-$v-$i.txt") || {
 			cat "$work/wrk-$v-$i.txt" >&2
-			die "no RESULT line from wrk ($v, round $i)"
+			bench_die "no RESULT line from wrk ($v, round $i)"
 		}
 		reqs=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")
 		cpu=$(awk -v a=$((app1 - app0)) -v r=$((redis1 - redis0)) -v n="$reqs" -v hz="$hz" \
@@ -220,10 +176,10 @@ for a in A B; do
 	h=$(curl -s -H "Authorization: Bearer ${token[$a]}" "${base[$a]}/api/v1/metrics/dashboard" | grep -o '"hit":[a-z]*' || true)
 	hits+="$a ${h:-unknown}; "
 done
-for ((k = ${#pids[@]} - 1; k >= 0; k--)); do
-	stop_pid "${pids[k]}"
+for ((k = ${#PIDS[@]} - 1; k >= 0; k--)); do
+	bench_stop_pid "${PIDS[k]}"
 done
-pids=()
+PIDS=()
 
 # field VARIANT KEY: the values of KEY for VARIANT, one per line, by round.
 field() { awk -v v="$1" -v k="$2" '$1 == v { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$work/wrk.txt"; }
@@ -246,11 +202,11 @@ for ((i = 1; i <= HOOK_ROUNDS; i++)); do
 		(cd "$dash_dir" && "$work/hook.test" -test.run '^$' -test.bench "^BenchmarkGET\$/^hook=$v\$" \
 			-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem) >"$work/hook-run.txt" 2>&1 || {
 			cat "$work/hook-run.txt" >&2
-			die "hook benchmark failed (round $i, hook=$v)"
+			bench_die "hook benchmark failed (round $i, hook=$v)"
 		}
 		grep -q "^BenchmarkGET/hook=$v" "$work/hook-run.txt" || {
 			cat "$work/hook-run.txt" >&2
-			die "no results from hook=$v (was it skipped?)"
+			bench_die "no results from hook=$v (was it skipped?)"
 		}
 		grep -E '^(Benchmark|goos|goarch|pkg|cpu):?' "$work/hook-run.txt" >>"$raw" || true
 	done
@@ -312,5 +268,5 @@ off=$(hook_median off)
 cat "$out"
 echo "bench/dashboard: written to bench/results/$(basename "$out")"
 if awk -v g="$gate" -v m="$MIN_RATIO" 'BEGIN { exit !(g < m) }'; then
-	die "dashboard/constant = $gate < $MIN_RATIO"
+	bench_die "dashboard/constant = $gate < $MIN_RATIO"
 fi

@@ -38,71 +38,33 @@ jobs_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bench_dir=$(dirname "$jobs_dir")
 repo_dir=$(dirname "$bench_dir")
 
-die() {
-	echo "bench/jobs: $*" >&2
-	exit 1
-}
-
-for tool in go redis-server redis-cli lscpu; do
-	command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/redifx-jobs-bench.XXXXXX")
-redis_pid=
+BENCH=bench/jobs
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-jobs-bench.XXXXXX")
+work=$WORK
+# shellcheck source=../lib.sh
+source "$bench_dir/lib.sh"
 cleanup() {
-	if [[ -n $redis_pid ]]; then
-		kill "$redis_pid" 2>/dev/null || true
-		wait "$redis_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
+	local pid
+	for pid in "${PIDS[@]}"; do
+		bench_stop_pid "$pid"
+	done
+	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# Another benchmark on this 2-core machine would distort every figure.
+bench_require go redis-server redis-cli lscpu
 if [[ $WAIT_FOR_IDLE == 1 ]]; then
-	for ((i = 0; ; i++)); do
-		others=$(pgrep -f 'bench/realtime|loadclient|perconn' | tr '\n' ' ' || true)
-		[[ -z ${others// } ]] && break
-		((i < 45)) || die "another benchmark is still running after 15 minutes (pids: $others)"
-		echo "bench/jobs: waiting for another benchmark to finish (pids: $others)"
-		sleep 20
-	done
+	bench_wait_for_idle
 fi
 
-cpu=$(lscpu | grep 'Model name' | head -1 | sed 's/^[^:]*:[[:space:]]*//')
-machine="nproc $(nproc); $cpu; $(uname -sr); $(go env GOVERSION); $(redis-server --version | awk '{print $3}' | sed 's/^v=/redis-server /')"
+machine=$(bench_machine)
 echo "bench/jobs: machine: $machine"
-
-# The code measured: the commit, and whether modules/ differs from it.
-code="commit $(git -C "$repo_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -z $(git -C "$repo_dir" status --porcelain -- modules internal 2>/dev/null) ]] || code+=" (modules/ or internal/ modified)"
+code=$(bench_code "$repo_dir")
 echo "bench/jobs: building ($code)"
 (cd "$jobs_dir" && go build -o "$work/" ./cmd/jobsbench ./cmd/redifxworker ./cmd/asynqworker)
 
-# A fresh redis-server on a free port (never 6379), no persistence.
-port=
-for _ in $(seq 20); do
-	p=$((20000 + RANDOM % 20000))
-	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		continue # taken
-	fi
-	mkdir -p "$work/redis"
-	redis-server --bind 127.0.0.1 --port "$p" --save '' --appendonly no \
-		--dir "$work/redis" --logfile "$work/redis/redis.log" &
-	redis_pid=$!
-	for _ in $(seq 100); do
-		if redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then
-			port=$p
-			break 2
-		fi
-		kill -0 "$redis_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill "$redis_pid" 2>/dev/null || true
-	wait "$redis_pid" 2>/dev/null || true
-	redis_pid=
-done
-[[ -n $port ]] || die "could not start a redis-server"
+bench_start_redis jobs
+port=$REDIS_PORT
 echo "bench/jobs: redis-server on 127.0.0.1:$port"
 
 mkdir -p "$work/logs" "$bench_dir/results"
@@ -119,7 +81,7 @@ start=$SECONDS
 		for f in "$work"/logs/*.log; do
 			[[ -e $f ]] && { echo "== $f" >&2; tail -20 "$f" >&2; }
 		done
-		die "jobsbench failed"
+		bench_die "jobsbench failed"
 	}
 
 {

@@ -48,15 +48,28 @@ SECRET=realtime-bench-secret-0123456789abcdef-0123456789abcdef
 bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(cd "$bench_dir/../.." && pwd)
 
-die() {
-	echo "bench/realtime: $*" >&2
-	exit 1
+BENCH=bench/realtime
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-realtime-bench.XXXXXX")
+work=$WORK
+# shellcheck source=../lib.sh
+source "$repo_dir/bench/lib.sh"
+die() { bench_die "$@"; }
+say() { bench_say "$@"; }
+cleanup() {
+	exec 5>&- 6>&-
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		kill "${PIDS[i]}" 2>/dev/null || true
+	done
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		wait "${PIDS[i]}" 2>/dev/null || true
+	done
+	rm -rf "$work"
 }
-say() { echo "bench/realtime: $*" >&2; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-for tool in go redis-server redis-cli curl jq; do
-	command -v "$tool" >/dev/null || die "$tool not found on PATH"
-done
+bench_require go redis-server redis-cli curl jq lscpu
 
 # File descriptors: each of the load client and redifx needs one per stream.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -64,24 +77,7 @@ fds=$(ulimit -n)
 ((CLIENTS + BASE_CLIENTS + 200 <= fds)) ||
 	die "ulimit -n is $fds: too low for $CLIENTS + $BASE_CLIENTS streams; lower CLIENTS"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/redifx-realtime-bench.XXXXXX")
-pids=()
-cleanup() {
-	exec 5>&- 6>&-
-	local i
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		kill "${pids[i]}" 2>/dev/null || true
-	done
-	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		wait "${pids[i]}" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cpu=$(lscpu | grep 'Model name' | head -1 | sed 's/^[^:]*:[[:space:]]*//')
-machine="$cpu, $(nproc) CPUs, $(uname -sr), $(go env GOVERSION), redis-server $(redis-server --version | awk '{print $3}' | sed 's/^v=//')"
+machine=$(bench_machine)
 say "machine: $machine"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -90,47 +86,13 @@ say "building redifx, loadclient, perconn"
 	go build -o "$work/loadclient" ./bench/realtime/loadclient &&
 	go build -o "$work/perconn" ./bench/realtime/perconn)
 
-# A port is free when nothing listens on it and no socket (not even one in
-# TIME_WAIT) uses it locally.
-port_free() {
-	if command -v ss >/dev/null; then
-		[[ -z $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
-	else
-		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-	fi
-}
-# free_port [EXCLUDED...]: a free loopback port below the usual ephemeral range
-# (32768 and up, where the load client's own sockets live), never 6379 nor
-# EXCLUDED.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		if [[ $p != 6379 && " $* " != *" $p "* ]] && port_free "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free port"
-}
-
-# start_redis NAME: a fresh redis-server on a free port; sets redis_port.
+free_port() { bench_free_port "$@"; }
+# start_redis NAME: a fresh redis-server (bench_start_redis); sets redis_port
+# and redis_pid.
 start_redis() {
-	local name=$1 port
-	port=$(free_port)
-	mkdir -p "$work/$name"
-	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-		--dir "$work/$name" --logfile "$work/$name/redis.log" &
-	pids+=($!)
-	redis_pid=$!
-	for _ in $(seq 100); do
-		if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
-			redis_port=$port
-			return 0
-		fi
-		sleep 0.05
-	done
-	die "redis-server $name did not start (see its log)"
+	bench_start_redis "$1"
+	redis_port=$REDIS_PORT
+	redis_pid=$REDIS_PID
 }
 
 wait_http() { # URL PID NAME
@@ -212,10 +174,10 @@ env GODEBUG=gctrace=1 ENVIRONMENT=test HTTP__ADDR="127.0.0.1:$port_a" REDIS__URL
 	AUTH__JWT_SECRET="$SECRET" REALTIME__MAX_CLIENTS=20000 REALTIME__MAX_CLIENTS_PER_TENANT=20000 \
 	LOG__LEVEL=warn "$work/redifx" serve >"$work/redifx.log" 2>&1 &
 pid_a=$!
-pids+=("$pid_a")
+PIDS+=("$pid_a")
 GODEBUG=gctrace=1 "$work/perconn" -addr "127.0.0.1:$port_b" -redis "redis://127.0.0.1:$port_rb/0" >"$work/perconn.log" 2>&1 &
 pid_b=$!
-pids+=("$pid_b")
+PIDS+=("$pid_b")
 wait_http "http://127.0.0.1:$port_a/health/live" "$pid_a" redifx
 wait_http "http://127.0.0.1:$port_b/health" "$pid_b" perconn
 sleep "$SETTLE"
@@ -238,14 +200,14 @@ start_load() {
 	"$work/loadclient" -control -url "$url" -secret "$SECRET" -events "$EVENTS" \
 		-concurrency "$CONCURRENCY" -label "$name" "$@" \
 		<"$work/$name.ctl" >"$work/$name.jsonl" 2>"$work/$name.jsonl.err" &
-	pids+=($!)
+	PIDS+=($!)
 	eval "exec $fd>\"\$work/\$name.ctl\""
 }
 
 # Scenario A: redifx, CLIENTS streams.
 say "redifx: opening $CLIENTS streams over $TENANTS tenants ($HOT in the hot tenant)"
 start_load redifx 5 "http://127.0.0.1:$port_a" -clients "$CLIENTS" -tenants "$TENANTS" -hot "$HOT"
-lpid_a=${pids[-1]}
+lpid_a=${PIDS[-1]}
 wait_lines "$work/redifx.jsonl" connected 1 "$lpid_a" 300
 sleep "$SETTLE"
 rss1_a=$(rss_kib "$pid_a")
@@ -259,7 +221,7 @@ rt_subs=$(awk '$1 ~ /realtime:events$/ {s += $2} END {print s + 0}' <<<"$subs_li
 # Scenario B: perconn, BASE_CLIENTS streams.
 say "perconn: opening $BASE_CLIENTS streams (one tenant)"
 start_load perconn 6 "http://127.0.0.1:$port_b" -clients "$BASE_CLIENTS" -tenants 1
-lpid_b=${pids[-1]}
+lpid_b=${PIDS[-1]}
 wait_lines "$work/perconn.jsonl" connected 1 "$lpid_b" 300
 sleep "$SETTLE"
 rss1_b=$(rss_kib "$pid_b")
