@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,7 +9,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/redifx/redifx/internal/app"
-	"github.com/redifx/redifx/modules/auth"
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis/redistest"
 	"go.uber.org/fx"
@@ -36,21 +34,7 @@ func platform(t *testing.T, env ...string) (string, *app.Config) {
 
 func do(t *testing.T, cfg *app.Config, method, url, tenant, body string, perms ...string) (int, map[string]any) {
 	t.Helper()
-	tok, err := auth.Mint(cfg.Auth, cfg.Environment, auth.TokenRequest{Subject: "t", TenantID: tenant, Permissions: perms, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testutil.Call(t, method, url, testutil.Token(t, cfg.Auth.JWTSecret, tenant, perms...), body)
 }
 
 func TestDashboardFiguresFromEventsAndJobs(t *testing.T) {

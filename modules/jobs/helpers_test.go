@@ -1,17 +1,16 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
@@ -179,41 +178,12 @@ func startInstance(t *testing.T, redisURL string, c *counters, rec *recorder, mu
 
 func token(t *testing.T, tenant string, perms ...string) string {
 	t.Helper()
-	tok, err := auth.Mint(auth.Config{JWTSecret: secret}, config.Test, auth.TokenRequest{Subject: "user-" + tenant, TenantID: tenant, Permissions: perms, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testutil.Token(t, secret, tenant, perms...)
 }
 
 func call(t *testing.T, method, url, tok string, body any, hdr ...string) (int, map[string]any) {
 	t.Helper()
-	var rd *bytes.Reader
-	switch b := body.(type) {
-	case nil:
-		rd = bytes.NewReader(nil)
-	case string:
-		rd = bytes.NewReader([]byte(b))
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testutil.Call(t, method, url, tok, body, hdr...)
 }
 
 func create(t *testing.T, in *instance, tok string, body map[string]any) map[string]any {

@@ -2,7 +2,6 @@ package metrics_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
@@ -73,27 +73,12 @@ func start(t *testing.T, redisURL string, mcfg metrics.Config) *env {
 
 func token(t *testing.T, tenant string, perms ...string) string {
 	t.Helper()
-	tok, err := auth.Mint(auth.Config{JWTSecret: secret}, config.Test, auth.TokenRequest{Subject: "u", TenantID: tenant, Permissions: perms, TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testutil.Token(t, secret, tenant, perms...)
 }
 
 func call(t *testing.T, method, url, tok string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testutil.Call(t, method, url, tok, nil)
 }
 
 func TestCacheHitMissAgeAndInvalidate(t *testing.T) {

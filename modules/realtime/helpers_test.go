@@ -3,7 +3,6 @@ package realtime_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
@@ -225,20 +225,7 @@ func (c *sseClient) skipPreamble(t *testing.T) {
 
 func publish(t *testing.T, base, tok, channel string, body map[string]any) (int, map[string]any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/realtime/"+channel, strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testutil.Call(t, http.MethodPost, base+"/api/v1/realtime/"+channel, tok, body)
 }
 
 func alert(id string) map[string]any {

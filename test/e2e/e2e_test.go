@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/redis/redistest"
 	"go.uber.org/goleak"
 )
@@ -399,17 +400,7 @@ func TestRealtimeWithCurl(t *testing.T) {
 
 func apiCall(t *testing.T, method, url, tok, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return testutil.Call(t, method, url, tok, body)
 }
 
 func TestKilledWorkersJobRunsElsewhereWithoutSpendingARetry(t *testing.T) {
