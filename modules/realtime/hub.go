@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net"
 	"sync"
@@ -225,12 +224,12 @@ func (h *Hub) subscribe(ctx context.Context) {
 			// read what they missed from history.
 			h.backfillAll()
 		case *goredis.Message:
-			var env envelope
-			if err := json.Unmarshal([]byte(m.Payload), &env); err != nil {
+			ev, err := decodeEnvelope(m.Payload)
+			if err != nil {
 				h.log.Warn("realtime.bad_envelope", zap.Error(err))
 				continue
 			}
-			h.dispatch(&Event{ID: env.ID, Tenant: env.Tenant, Channel: env.Channel, Type: env.Type, Data: env.Data})
+			h.dispatch(ev)
 		}
 	}
 }
@@ -240,7 +239,14 @@ func (h *Hub) subscribe(ctx context.Context) {
 // frames are built once here, not once per client. It also remembers the
 // tenant's newest id, the starting point of streams opened from now on.
 func (h *Hub) dispatch(ev *Event) {
-	ev.buildFrames()
+	// Frames are built only when a local client wants the event (outside the
+	// lock; under it only for a client that registered meanwhile).
+	h.mu.RLock()
+	wanted := h.wanted(ev)
+	h.mu.RUnlock()
+	if wanted {
+		ev.buildFrames()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if prev, ok := h.lastSeen[ev.Tenant]; !ok || idLess(prev, ev.ID) {
@@ -250,6 +256,7 @@ func (h *Hub) dispatch(ev *Event) {
 		if !c.wants(ev.Channel) {
 			continue
 		}
+		ev.buildFrames()
 		select {
 		case c.events <- ev:
 		default:
@@ -259,6 +266,16 @@ func (h *Hub) dispatch(ev *Event) {
 			}
 		}
 	}
+}
+
+// wanted reports whether a local client wants ev; h.mu is held.
+func (h *Hub) wanted(ev *Event) bool {
+	for c := range h.tenants[ev.Tenant] {
+		if c.wants(ev.Channel) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Hub) backfillAll() {

@@ -44,6 +44,36 @@ type envelope struct {
 	Data    json.RawMessage `json:"d"`
 }
 
+// dataSep separates an envelope's head from its data (see publishScript): it
+// cannot occur inside the head, whose strings escape every quote.
+const dataSep = `,"d":`
+
+// decodeEnvelope reads an announcement. The publish script writes the head
+// (t, id, c, e) as JSON, then ,"d": and the event's data, which Publish
+// encoded, then the closing brace: only the small head is decoded, the data
+// is taken as it is. Anything else is decoded in full.
+func decodeEnvelope(payload string) (*Event, error) {
+	var env envelope
+	i := strings.Index(payload, dataSep)
+	if i > 0 && strings.HasSuffix(payload, "}") && i+len(dataSep) < len(payload)-1 {
+		if err := json.Unmarshal([]byte(payload[:i]+"}"), &env); err == nil {
+			env.Data = json.RawMessage(payload[i+len(dataSep) : len(payload)-1])
+		} else {
+			i = -1
+		}
+	}
+	if i <= 0 || env.Data == nil {
+		env = envelope{}
+		if err := json.Unmarshal([]byte(payload), &env); err != nil {
+			return nil, err
+		}
+	}
+	if env.Tenant == "" || env.ID == "" {
+		return nil, fmt.Errorf("envelope without tenant or id: %.100q", payload)
+	}
+	return &Event{ID: env.ID, Tenant: env.Tenant, Channel: env.Channel, Type: env.Type, Data: env.Data}, nil
+}
+
 // store keeps each tenant's events in one Redis Stream (every channel, the
 // channel as a field) so that ids are totally ordered per tenant, also on
 // Cluster: each tenant's stream is one key. The key's hash tag is the tenant.
@@ -53,6 +83,8 @@ type store struct {
 	maxLen  int64
 	ttl     time.Duration
 	channel string // the one pub/sub channel of every process
+
+	pubs publishQueue // events waiting for the next batch (see add)
 }
 
 func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store {
@@ -77,49 +109,6 @@ func (s *store) onusSeenKey(tenant string) string { return s.prefix + "{" + tena
 // countsKey holds tenant's event counts by channel for the minute of t.
 func (s *store) countsKey(tenant string, t time.Time) string {
 	return s.prefix + "{" + tenant + "}:counts:" + strconv.FormatInt(t.Unix()/60, 10)
-}
-
-// publishScript stores the event, trims the history by length and age, renews
-// the key's TTL, and announces the event — atomically, so announcements of one
-// tenant leave in id order.
-//
-// It also keeps two views for dashboards in the same slot: the latest state
-// of each ONU (KEYS[2], a hash by serial, for onu-status events; KEYS[4] says
-// when each was last heard from, and ONUs silent for longer than the history
-// are dropped, a hundred at a time) and per-minute event counts by channel
-// (KEYS[3], kept 61 minutes).
-var publishScript = goredis.NewScript(`
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ARGV[2], 'e', ARGV[3], 'd', ARGV[4])
-redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[9], ARGV[4])
-  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[9])
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[11], 'LIMIT', 0, 100)
-  if #stale > 0 then
-    redis.call('HDEL', KEYS[2], unpack(stale))
-    redis.call('ZREM', KEYS[4], unpack(stale))
-  end
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
-  redis.call('PEXPIRE', KEYS[4], ARGV[6])
-end
-redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-redis.call('PEXPIRE', KEYS[3], 3660000)
-local env = cjson.encode({t = ARGV[7], id = id, c = ARGV[2], e = ARGV[3]})
-env = string.sub(env, 1, -2) .. ',"d":' .. ARGV[4] .. '}'
-redis.call('PUBLISH', ARGV[8], env)
-return id
-`)
-
-// add stores and announces one event; the id is returned once it is stored.
-// onuSerial, for onu-status events, also records the ONU's latest state.
-func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial string, data []byte) (string, error) {
-	now := time.Now()
-	cutoff := now.Add(-s.ttl).UnixMilli()
-	cutoffMS := strconv.FormatInt(cutoff, 10)
-	return publishScript.Run(ctx, s.rdb, []string{s.key(tenant), s.onusKey(tenant), s.countsKey(tenant, now), s.onusSeenKey(tenant)},
-		s.maxLen, channel, eventType, string(data), cutoffMS+"-0",
-		s.ttl.Milliseconds(), tenant, s.channel, onuSerial, now.UnixMilli(), cutoffMS).Text()
 }
 
 // after returns up to count events of tenant after id (exclusive).
