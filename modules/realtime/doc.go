@@ -6,7 +6,9 @@
 // Last-Event-ID resumes /events as well as a single channel — also on Cluster,
 // where the stream is one key (hash tag: the tenant). The stream is capped at
 // history_size × number of channels and history_ttl. A Lua script stores the
-// event and announces it on one pub/sub channel atomically.
+// event and announces it on one pub/sub channel atomically; publishes that
+// arrive while one is being stored are stored together by the next call (one
+// script call per tenant, pipelined), each caller still getting its own id.
 //
 // Fan-out: one SUBSCRIBE per process, whatever the number of clients, tenants
 // or channels. Each client has a bounded queue; a client too slow to keep up is
