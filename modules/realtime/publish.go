@@ -112,7 +112,7 @@ func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial s
 
 	// The batch is stored with a context of its own: one caller's
 	// cancellation must not fail the others' events.
-	s.flush(context.WithoutCancel(ctx), batch)
+	s.flushSafely(context.WithoutCancel(ctx), batch)
 
 	q.mu.Lock()
 	if len(q.waiting) > 0 {
@@ -130,6 +130,21 @@ func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial s
 		}
 	}
 	return r.id, r.err
+}
+
+// flushSafely is flush that turns a panic into every unsettled event's
+// error: the waiting callers and the next leader must never be stranded.
+func (s *store) flushSafely(ctx context.Context, batch []*publishReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range batch {
+				if r.id == "" && r.err == nil {
+					r.err = fmt.Errorf("storing the event: %v", p)
+				}
+			}
+		}
+	}()
+	s.flush(ctx, batch)
 }
 
 // flush stores batch: one script call per tenant, pipelined.
