@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/redifx/redifx/modules/jobs"
 	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
@@ -270,6 +272,9 @@ func TestGracefulShutdownPutsRunningJobsBackWithoutARetry(t *testing.T) {
 	waitStatus(t, a, tok, id, "running", 5*time.Second)
 	eventually(t, "the handler reporting progress", 5*time.Second, func() bool { return getJob(t, a, tok, id)["items_processed"] == 1.0 })
 	a.stop() // grace 300ms < the 1s left: cancelled and put back
+	if n := recoveredSeries(t, a, "sleep"); n != 1 {
+		t.Errorf("redifx_jobs_recovered_total{job_type=sleep} of the stopped worker: %v, want 1", n)
+	}
 	b := startInstance(t, srv.URL(), c, nil)
 	j := waitStatus(t, b, tok, id, "completed", 5*time.Second)
 	if j["attempts"] != 0.0 || j["recoveries"] != 1.0 {
@@ -399,4 +404,26 @@ func TestConcurrentCreatesUnderOneIdempotencyKey(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d jobs created under one key", created)
 	}
+}
+
+// recoveredSeries reads redifx_jobs_recovered_total{job_type} from in's
+// metrics.
+func recoveredSeries(t *testing.T, in *instance, jobType string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(in.q.Metrics())
+	fams, _ := reg.Gather() // the queue-depth part needs Redis; the rest is there
+	for _, f := range fams {
+		if f.GetName() != "redifx_jobs_recovered_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "job_type" && l.GetValue() == jobType {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }

@@ -15,7 +15,7 @@ type Metrics struct {
 	started   *prometheus.CounterVec
 	completed *prometheus.CounterVec
 	failed    *prometheus.CounterVec
-	recovered prometheus.Counter
+	recovered *prometheus.CounterVec
 	running   prometheus.Gauge
 	wait      prometheus.Histogram
 	depth     *prometheus.Desc
@@ -31,7 +31,7 @@ func newMetrics(q *Queue) *Metrics {
 		started:   byType("started_total", "Job runs started by this process, by type."),
 		completed: byType("completed_total", "Jobs completed by this process, by type."),
 		failed:    byType("failed_total", "Job attempts that failed (including timeouts) in this process, by type."),
-		recovered: prometheus.NewCounter(prometheus.CounterOpts{Name: "redifx_jobs_recovered_total", Help: "Jobs put back after a lost lease or a shutdown."}),
+		recovered: byType("recovered_total", "Jobs put back after a lost lease or a shutdown (never counted as attempts), by type."),
 		running:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "redifx_jobs_running", Help: "Jobs running in this process."}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "redifx_jobs_wait_seconds", Help: "Time from a job becoming due to its start.",

@@ -269,12 +269,13 @@ return 'ok'
 // sweepScript: ARGV base, now, limit, retention_ms. Reclaims expired leases
 // (cancel-requested ones become cancelled), promotes due delayed jobs and
 // deletes expired finished jobs with their index entries. Returns
-// {reclaimed, promoted, expired}.
+// {reclaimed, promoted, expired, job_type, ...}: the job types are those of
+// the jobs put back.
 var sweepScript = goredis.NewScript(luaPrelude + `
 local now, limit, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local reclaimed, promoted, expired = 0, 0, 0
+local reclaimed, promoted, expired, types = 0, 0, 0, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, 'LIMIT', 0, limit)) do
-  local st, cancel, tenant = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id'))
+  local st, cancel, tenant, jtype = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id', 'job_type'))
   if st == 'running' then
     if cancel == '1' then
       add(tenant, {running = -1, cancelled = 1})
@@ -286,6 +287,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, '
       if sid then finish_schedule(id, sid, 'cancelled') end
     else
       put_back(id, true)
+      types[#types + 1] = jtype
     end
     reclaimed = reclaimed + 1
   else
@@ -320,7 +322,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'expire', '-inf', now, '
   redis.call('ZREM', base .. 'expire', id)
   expired = expired + 1
 end
-return {reclaimed, promoted, expired}
+return {reclaimed, promoted, expired, unpack(types)}
 `)
 
 // cancelScript: ARGV base, id, tenant, now, retention_ms.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -70,6 +71,10 @@ func NewWorker(q *Queue, regs []Registration) *Worker {
 	h := make(map[string]Handler, len(regs))
 	for _, r := range regs {
 		h[r.Type] = r.Handler
+		// Every type's series exist from the start, at zero.
+		for _, v := range []*prometheus.CounterVec{q.metrics.started, q.metrics.completed, q.metrics.failed, q.metrics.recovered} {
+			v.WithLabelValues(r.Type)
+		}
 	}
 	w := &Worker{q: q, cfg: q.cfg, handlers: h, id: newID()[:12], log: q.log, running: map[string]*run{}}
 	w.avgRun.Store(int64(time.Second)) // no prefetch until jobs prove short
@@ -341,14 +346,14 @@ func (w *Worker) putBack(l leased, shutdown bool) {
 		_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token, "0").Err()
 		return
 	}
-	w.requeue(context.Background(), l.job.ID, l.token)
+	w.requeue(context.Background(), l.job, l.token)
 }
 
 // requeue puts back a job this worker leased, because it is shutting down.
-func (w *Worker) requeue(ctx context.Context, id, token string) {
-	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, id, token, "1").Text(); err == nil && ok == "ok" {
+func (w *Worker) requeue(ctx context.Context, job *Job, token string) {
+	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, job.ID, token, "1").Text(); err == nil && ok == "ok" {
 		w.stats.Requeued.Add(1)
-		w.q.metrics.recovered.Inc()
+		w.q.metrics.recovered.WithLabelValues(job.JobType).Inc()
 	}
 }
 
@@ -454,7 +459,7 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 		w.log.Warn("jobs.lease_lost", zap.String("job_id", id))
 		return // another worker owns it now
 	case errors.Is(cause, errShutdown):
-		w.requeue(bg, id, token)
+		w.requeue(bg, job, token)
 		return
 	case errors.Is(cause, errCancelRequested):
 		w.finish(bg, job, token, "cancelled", false, nil, errors.New("cancelled by request"), pr)
@@ -629,14 +634,18 @@ func (w *Worker) cancelRun(id string, cause error) {
 // sweep reclaims expired leases, promotes due delayed jobs and deletes expired
 // finished jobs. Every replica sweeps; the script makes it safe.
 func (w *Worker) sweep(ctx context.Context) {
-	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Int64Slice()
+	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Slice()
 	if err != nil || len(res) < 3 {
 		return
 	}
-	if res[0] > 0 {
-		w.stats.Recovered.Add(uint64(res[0]))
-		w.q.metrics.recovered.Add(float64(res[0]))
-		w.log.Info("jobs.recovered", zap.Int64("jobs", res[0]))
+	if reclaimed, _ := res[0].(int64); reclaimed > 0 {
+		w.stats.Recovered.Add(uint64(reclaimed))
+		w.log.Info("jobs.recovered", zap.Int64("jobs", reclaimed))
+	}
+	for _, t := range res[3:] {
+		if jobType, ok := t.(string); ok {
+			w.q.metrics.recovered.WithLabelValues(jobType).Inc()
+		}
 	}
 }
 

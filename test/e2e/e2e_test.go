@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -447,6 +448,27 @@ func TestKilledWorkersJobRunsElsewhereWithoutSpendingARetry(t *testing.T) {
 	if j["attempts"] != 0.0 || j["recoveries"] != 1.0 {
 		t.Errorf("retry budget touched: %v", j)
 	}
+	// The worker that took the job back counts it, by type.
+	resp, err := http.Get(b.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	scraped, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(scraped), `redifx_jobs_recovered_total{job_type="sleep"} 1`+"\n") {
+		t.Errorf("recovered series of the worker that took the job back:\n%s", grepLines(string(scraped), "redifx_jobs_recovered_total"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestJobProgressReachesTheRealtimeStream(t *testing.T) {
