@@ -11,9 +11,11 @@ import goredis "github.com/redis/go-redis/v9"
 const luaPrelude = `
 local base = ARGV[1]
 local function jk(id) return base .. 'job:' .. id end
+-- notify wakes one idle worker (the list is bounded to 1,000 wake-ups).
 local function notify()
-  redis.call('LPUSH', base .. 'notify', '1')
-  redis.call('LTRIM', base .. 'notify', 0, 999)
+  if redis.call('LPUSH', base .. 'notify', '1') > 1000 then
+    redis.call('LTRIM', base .. 'notify', 0, 999)
+  end
 end
 local function terminal(st)
   return st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'timeout'
@@ -46,6 +48,8 @@ local function item_deltas(acc, old, fields)
   end
 end
 -- create_job stores a pending job and queues it (or delays it to run_at).
+-- now and run_at are strings of milliseconds (Lua would format numbers back
+-- through printf).
 local function create_job(id, tenant, now, prio, run_at, fields)
   redis.call('HSET', jk(id), unpack(fields))
   redis.call('ZADD', base .. 't:' .. tenant, now, id)
@@ -53,7 +57,7 @@ local function create_job(id, tenant, now, prio, run_at, fields)
   for k = 1, #fields - 1, 2 do
     if fields[k] == 'items_total' then redis.call('HINCRBY', stk(tenant), 'items_total', fields[k + 1]) end
   end
-  if run_at > now then
+  if tonumber(run_at) > tonumber(now) then
     redis.call('ZADD', base .. 'delayed', run_at, id)
   else
     redis.call('RPUSH', base .. 'q:' .. prio, id)
@@ -96,9 +100,9 @@ end
 // idem_ttl_ms, run_at, priority, field, value, ...
 // Returns {"ok"|"dup"|"conflict"|"full", id}.
 var enqueueScript = goredis.NewScript(luaPrelude + `
-local id, tenant, now, max_pending = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local id, tenant, now, max_pending = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local idem_key, idem_hash, idem_ttl = ARGV[6], ARGV[7], ARGV[8]
-local run_at, prio = tonumber(ARGV[9]), ARGV[10]
+local run_at, prio = ARGV[9], ARGV[10]
 local ik = base .. 'idem:' .. tenant .. ':' .. idem_key
 if idem_key ~= '' then
   local prev = redis.call('HMGET', ik, 'id', 'hash')
@@ -384,7 +388,7 @@ if pending_of(tenant) >= max_pending then
 end
 local fields = {}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
-create_job(id, tenant, now, prio, 0, fields)
+create_job(id, tenant, ARGV[5], prio, '0', fields)
 redis.call('SADD', ak, id)
 redis.call('HINCRBY', sk, 'total_runs', 1)
 redis.call('HSET', sk, 'last_run_at', now)
