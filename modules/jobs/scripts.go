@@ -25,10 +25,12 @@ end
 -- jobs, kept by every script that changes them, so that reading them costs
 -- the same whatever the history.
 local function stk(tenant) return base .. 'st:' .. tenant end
--- add applies a table of field -> delta to tenant's statistics.
+-- add applies a table of field -> delta to tenant's statistics. Deltas go
+-- as integer strings: some Redis versions (7.2.0-7.2.4) turn a Lua number
+-- such as 1e8 into "1e+08", which HINCRBY refuses.
 local function add(tenant, deltas)
   for f, d in pairs(deltas) do
-    if d ~= 0 then redis.call('HINCRBY', stk(tenant), f, d) end
+    if d ~= 0 then redis.call('HINCRBY', stk(tenant), f, string.format('%d', d)) end
   end
 end
 local function pending_of(tenant)
@@ -285,7 +287,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, '
       add(tenant, {running = -1, cancelled = 1})
       redis.call('ZREM', base .. 'leases', id)
       redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
-      redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
+      redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[2], 'completed_at', ARGV[2])
       redis.call('ZADD', base .. 'expire', now + retention, id)
       local sid = schedule_of(id)
       if sid then finish_schedule(id, sid, 'cancelled') end
@@ -344,7 +346,7 @@ end
 redis.call('LREM', base .. 'q:' .. prio, 0, id)
 redis.call('ZREM', base .. 'delayed', id)
 add(tenant, {[st] = -1, cancelled = 1})
-redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', now, 'completed_at', now)
+redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[4], 'completed_at', ARGV[4])
 redis.call('ZADD', base .. 'expire', now + retention, id)
 local sid = schedule_of(id)
 if sid then finish_schedule(id, sid, 'cancelled') end
@@ -357,7 +359,8 @@ return 'cancelled'
 // when asked, creates the slot's job within max_concurrent_runs. Returns
 // "stale", "inactive", "skipped", "busy", "full" or "fired".
 var fireScript = goredis.NewScript(luaPrelude + `
-local sid, slot, nxt, now, fire = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+-- Times stay strings (see add).
+local sid, slot, nxt, now, fire = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local max_pending, id, tenant, prio = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
 local sk = base .. 's:' .. sid
 local cur, active, maxc = unpack(redis.call('HMGET', sk, 'next_run_at', 'is_active', 'max_concurrent_runs'))
@@ -388,7 +391,7 @@ if pending_of(tenant) >= max_pending then
 end
 local fields = {}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
-create_job(id, tenant, ARGV[5], prio, '0', fields)
+create_job(id, tenant, now, prio, '0', fields)
 redis.call('SADD', ak, id)
 redis.call('HINCRBY', sk, 'total_runs', 1)
 redis.call('HSET', sk, 'last_run_at', now)

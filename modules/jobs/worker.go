@@ -44,8 +44,9 @@ type Worker struct {
 	mu      sync.Mutex
 	running map[string]*run
 
-	avgRun atomic.Int64  // recent handler run time, ns (see holdLimit)
-	seq    atomic.Uint64 // numbers dequeue calls (lease tokens)
+	avgRun     atomic.Int64  // recent handler run time, ns (see holdLimit)
+	noPrefetch atomic.Bool   // a held job waited too long; cleared when a job ends
+	seq        atomic.Uint64 // numbers dequeue calls (lease tokens)
 
 	stats WorkerStats
 
@@ -194,7 +195,7 @@ func (w *Worker) noteRun(d time.Duration) {
 // batch worth a round trip while the queues are busy.
 func (w *Worker) holdLimit() (limit, batch int) {
 	c := w.cfg.Concurrency
-	if time.Duration(w.avgRun.Load()) < shortJob {
+	if !w.noPrefetch.Load() && time.Duration(w.avgRun.Load()) < shortJob {
 		return prefetchFactor * c, c
 	}
 	return c, 1
@@ -293,7 +294,7 @@ func (w *Worker) await(fetchCtx, jobCtx context.Context, exec chan struct{}, l l
 		case <-t.C:
 			// The running jobs are long: hand this one to a worker with room,
 			// and stop prefetching until a job ends.
-			w.noteRun(max(time.Duration(w.avgRun.Load()), shortJob) * 8)
+			w.noPrefetch.Store(true)
 			w.putBack(l, false)
 			return
 		}
@@ -321,8 +322,14 @@ func (w *Worker) hold(parent context.Context, l leased) (context.Context, *run) 
 	ctx, cancel := context.WithCancelCause(parent)
 	r := &run{token: l.token, cancel: cancel}
 	w.mu.Lock()
+	old := w.running[l.job.ID]
 	w.running[l.job.ID] = r
 	w.mu.Unlock()
+	if old != nil {
+		// This worker held an earlier lease of the job (it expired, the job
+		// was put back and is taken again): that run has lost it.
+		old.cancel(errLeaseLost)
+	}
 	return ctx, r
 }
 
@@ -452,6 +459,7 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 	began := time.Now()
 	result, herr := safeCall(runCtx, handler, job, pr.report)
 	w.noteRun(time.Since(began))
+	w.noPrefetch.Store(false)
 	ended()
 	cause := context.Cause(ctx)
 	switch {
@@ -601,8 +609,10 @@ func boolStr(b bool) string { return strconv.Itoa(boolInt(b)) }
 func (w *Worker) renew(ctx context.Context) {
 	w.mu.Lock()
 	args := []any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds()}
+	sent := make(map[string]*run, len(w.running))
 	for id, r := range w.running {
 		args = append(args, id, r.token)
+		sent[id] = r
 	}
 	w.mu.Unlock()
 	if len(args) == 3 {
@@ -612,12 +622,18 @@ func (w *Worker) renew(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	// An answer concerns the lease whose token was sent: the job may have
+	// been put back and leased again by this worker meanwhile.
 	for i := 0; i+1 < len(res); i += 2 {
+		r := sent[res[i]]
+		if r == nil {
+			continue
+		}
 		switch res[i+1] {
 		case "lost":
-			w.cancelRun(res[i], errLeaseLost)
+			r.cancel(errLeaseLost)
 		case "cancel":
-			w.cancelRun(res[i], errCancelRequested)
+			r.cancel(errCancelRequested)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/redifx/redifx/modules/jobs"
 	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 func concurrency(n int) mutate {
@@ -152,5 +153,30 @@ func TestShutdownPutsBackHeldJobs(t *testing.T) {
 		if j := statusOf(t, reader, id); j.Status != jobs.StatusPending || j.Attempts != 0 || j.Recoveries != 1 {
 			t.Errorf("held job %s after shutdown: %s, attempts %d, recoveries %d; want pending, 0, 1", id, j.Status, j.Attempts, j.Recoveries)
 		}
+	}
+}
+
+// A run whose lease expired (its renewal came too late) stops when its job,
+// put back by the sweeper, is leased again, also by the same worker: a job
+// never runs twice at once in one worker.
+func TestExpiredRunStopsWhenItsJobIsLeasedAgain(t *testing.T) {
+	srv := redistest.Start(t)
+	c := &counters{}
+	a := startInstance(t, srv.URL(), c, nil, concurrency(2))
+	id := enqueueN(t, a, "block", 1)[0]
+	eventually(t, "the job running", 5*time.Second, func() bool { return c.live.Load() == 1 })
+	// Make its lease look expired, as if renewal had stalled for a lease.
+	leases := a.mgr.Prefix(redis.ClientDefault) + "{jobs}:leases"
+	if err := a.mgr.Client().ZAdd(context.Background(), leases, goredis.Z{Score: 0, Member: id}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the job leased and started again", 5*time.Second, func() bool { return c.get(id) == 2 })
+	eventually(t, "the first run stopped", 2*time.Second, func() bool { return c.live.Load() == 1 })
+	time.Sleep(2500 * time.Millisecond) // more than a lease: renewals keep the second run alone
+	if n := c.live.Load(); n != 1 {
+		t.Errorf("%d handlers of one job run at once", n)
+	}
+	if j := statusOf(t, a, id); j.Status != jobs.StatusRunning || j.Recoveries != 1 || j.Attempts != 0 {
+		t.Errorf("after the lease was taken back: %s, recoveries %d, attempts %d", j.Status, j.Recoveries, j.Attempts)
 	}
 }
