@@ -1,8 +1,8 @@
 # Shell helpers the benchmark scripts share (bench/run.sh, bench/*/run.sh).
 # Source it after setting BENCH (the name messages start with, such as
-# "bench/jobs") and WORK (the script's temporary directory). Processes that
-# bench_start_redis starts are appended to the array PIDS; the script's exit
-# trap stops them (bench_stop_pid, or its own way).
+# "bench/jobs") and WORK (the script's temporary directory). Processes the
+# script starts go into the array PIDS (bench_start_redis appends its own);
+# `trap bench_cleanup EXIT` stops them and removes WORK.
 
 PIDS=()
 
@@ -113,4 +113,13 @@ bench_start_redis() {
 		bench_stop_pid "$pid" # lost a race for the port: try another
 	done
 	bench_die "could not start redis-server $name (see $WORK/redis-$name/redis.log)"
+}
+
+# bench_cleanup: stop every process in PIDS, newest first, and remove WORK.
+bench_cleanup() {
+	local i
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		bench_stop_pid "${PIDS[i]}"
+	done
+	rm -rf "$WORK"
 }

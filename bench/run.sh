@@ -29,14 +29,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-bench.XXXXXX")
 work=$WORK
 # shellcheck source=lib.sh
 source "$bench_dir/lib.sh"
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		bench_stop_pid "$pid"
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 bench_require go redis-server redis-benchmark redis-cli lscpu
 ((ROUNDS >= 1)) || bench_die "ROUNDS must be at least 1"

@@ -52,14 +52,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-dashboard-bench.XXXXXX")
 work=$WORK
 # shellcheck source=../lib.sh
 source "$bench_dir/lib.sh"
-cleanup() {
-	local i
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		bench_stop_pid "${PIDS[i]}"
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 command -v wrk >/dev/null || bench_die "wrk not found on PATH (apt-get install -y wrk)"
 bench_require go redis-server redis-cli curl lscpu getconf

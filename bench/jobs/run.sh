@@ -43,14 +43,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/redifx-jobs-bench.XXXXXX")
 work=$WORK
 # shellcheck source=../lib.sh
 source "$bench_dir/lib.sh"
-cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		bench_stop_pid "$pid"
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 bench_require go redis-server redis-cli lscpu
 if [[ $WAIT_FOR_IDLE == 1 ]]; then
