@@ -2,10 +2,8 @@ package realtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -197,16 +195,11 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 	})
 	for i, tenant := range order {
 		ids, err := cmds[i].StringSlice()
-		if err != nil && isNoScript(err) {
+		if goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			// The script is not loaded on that node yet: Run loads it.
 			keys, args := call(tenant)
 			ids, err = publishScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 		}
 		settle(tenant, ids, err)
 	}
-}
-
-func isNoScript(err error) bool {
-	var re goredis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOSCRIPT")
 }
