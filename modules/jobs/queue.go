@@ -195,8 +195,8 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	}
 	args := []any{q.base, id, tenant, now.UnixMilli(), q.cfg.MaxPendingPerTenant, idemKey, idemHash,
 		idempotencyTTL.Milliseconds(), runAt, r.Priority}
-	args = append(args, jobFields(id, tenant, createdBy, &r, now, retryOf, "")...)
-	// (the fields are rebuilt below to return the job without a read)
+	fields := jobFields(id, tenant, createdBy, &r, now, retryOf, "")
+	args = append(args, fields...)
 	res, err := enqueueScript.Run(ctx, q.rdb, []string{q.meta}, args...).StringSlice()
 	if err != nil {
 		return nil, false, unavailable(err)
@@ -220,7 +220,6 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	}
 	q.metrics.enqueued.WithLabelValues(r.JobType).Inc()
 	// The stored hash is exactly these fields: no need to read it back.
-	fields := jobFields(id, tenant, createdBy, &r, now, retryOf, "")
 	h := make(map[string]string, len(fields)/2)
 	for i := 0; i+1 < len(fields); i += 2 {
 		h[fields[i].(string)] = fmt.Sprint(fields[i+1])

@@ -47,6 +47,12 @@ func TestListPagesNewestFirstWithAndWithoutFilter(t *testing.T) {
 		}
 		return all
 	}
+	for _, bad := range [][2]int{{0, 10}, {1, 0}} {
+		var fe *jobs.FieldError
+		if _, _, err := in.q.List(ctx, "acme", jobs.Filter{}, bad[0], bad[1]); !errors.As(err, &fe) {
+			t.Errorf("page %d, page size %d: %v, want a field error", bad[0], bad[1], err)
+		}
+	}
 	plain, filtered := pages(jobs.Filter{}), pages(jobs.Filter{JobType: "noop"})
 	seen := map[string]bool{}
 	for i := range plain {
