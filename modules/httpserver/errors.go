@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
 )
 
 // ErrorBody is the JSON shape of every error response.
@@ -42,4 +43,21 @@ func BindJSON(c *gin.Context, v any) bool {
 		return false
 	}
 	return true
+}
+
+// Internal answers 500 for an error that is not the caller's and that retrying
+// will not fix (a bug, a script's own error, a corrupt value), after logging it
+// with the request ID so that an operator can find it; the answer names the
+// request ID, never the error's text.
+func Internal(c *gin.Context, log *zap.Logger, what string, err error) {
+	if log != nil {
+		log.Error("http.internal_error",
+			zap.String("request_id", RequestID(c)),
+			zap.String("method", c.Request.Method),
+			zap.String("route", c.FullPath()),
+			zap.String("what", what),
+			zap.Error(err))
+	}
+	Error(c, http.StatusInternalServerError, "internal_error",
+		what+" failed; the error was logged with request ID "+RequestID(c))
 }

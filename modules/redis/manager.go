@@ -194,9 +194,13 @@ func (m *Manager) Err() error {
 		return nil
 	}
 	if p := m.lastErr.Load(); p != nil && s == StateDegraded {
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, m.cfg.Addr(), *p)
+		cond, ok := Condition(*p)
+		if !ok {
+			cond = CondUnreachable
+		}
+		return &UnavailableError{Condition: cond, Err: fmt.Errorf("%s: %v", m.cfg.Addr(), *p)}
 	}
-	return fmt.Errorf("%w: %s", ErrUnavailable, s)
+	return &UnavailableError{Condition: CondUnreachable, Err: errors.New(s.String())}
 }
 
 // Start connects: it pings Redis, retrying with backoff for StartupWait (and

@@ -1,0 +1,91 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/redistest"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Errors from a real server are sorted into conditions (503, retry later) and
+// the command's own errors (500): a full Redis, from a plain command and from
+// inside a script, is OOM; a wrong type or an overflow is no condition.
+func TestConditionFromRealServer(t *testing.T) {
+	redistest.RequireReal(t)
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+
+	if err := rdb.Set(ctx, "str", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wrongType := rdb.HIncrBy(ctx, "str", "f", 1).Err()
+	if _, ok := redis.Condition(wrongType); ok || errors.Is(redis.Classify(wrongType), redis.ErrUnavailable) {
+		t.Errorf("WRONGTYPE must not be a condition: %v", wrongType)
+	}
+	_ = rdb.HSet(ctx, "h", "n", "9223372036854775800").Err()
+	overflow := goredis.NewScript(`return redis.call('HINCRBY', KEYS[1], 'n', 100)`).Run(ctx, rdb, []string{"h"}).Err()
+	if overflow == nil {
+		t.Fatal("expected an overflow")
+	}
+	if c, ok := redis.Condition(overflow); ok {
+		t.Errorf("an overflow inside a script must not be a condition, got %q: %v", c, overflow)
+	}
+
+	// A full Redis with noeviction: OOM from a command and from a script.
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.ConfigSet(context.Background(), "maxmemory", "0").Err() })
+	for name, err := range map[string]error{
+		"command": rdb.Set(ctx, "k", "v", 0).Err(),
+		"script":  goredis.NewScript(`return redis.call('SET', KEYS[1], 'v')`).Run(ctx, rdb, []string{"k"}).Err(),
+	} {
+		c, ok := redis.Condition(err)
+		if !ok || c != redis.CondOOM {
+			t.Errorf("%s under maxmemory: condition %q %v, want OOM (%v)", name, c, ok, err)
+		}
+		ce := redis.Classify(err)
+		if !errors.Is(ce, redis.ErrUnavailable) || !strings.Contains(redis.Describe(ce), "OOM") {
+			t.Errorf("%s: classified %v, described %q", name, ce, redis.Describe(ce))
+		}
+	}
+	// Reads still work while writes are refused.
+	if err := rdb.Get(ctx, "str").Err(); err != nil {
+		t.Errorf("a read under OOM: %v", err)
+	}
+
+	// No server at all: unreachable.
+	srv.Stop()
+	err := rdb.Ping(ctx).Err()
+	if c, ok := redis.Condition(err); !ok || c != redis.CondUnreachable {
+		t.Errorf("a stopped server: condition %q %v (%v)", c, ok, err)
+	}
+	if d := redis.Describe(err); d != "Redis is unreachable" {
+		t.Errorf("Describe: %q", d)
+	}
+}
+
+// Classify leaves nil, cancellation and already-classified errors alone.
+func TestClassifyKeepsOthers(t *testing.T) {
+	if redis.Classify(nil) != nil {
+		t.Error("nil")
+	}
+	if err := redis.Classify(context.Canceled); !errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrUnavailable) {
+		t.Errorf("cancelled: %v", err)
+	}
+	ue := &redis.UnavailableError{Condition: redis.CondBusy, Err: errors.New("x")}
+	if redis.Classify(ue) != ue {
+		t.Error("an UnavailableError must come back unchanged")
+	}
+	if c, _ := redis.Condition(goredis.Nil); c != "" {
+		t.Errorf("redis.Nil is no condition, got %q", c)
+	}
+}
