@@ -216,10 +216,10 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 
 // saveSchedule writes a new schedule s and lists it as due.
 func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
-	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		return q.writeSchedule(ctx, p, s, true)
 	})
-	return redis.Classify(err)
+	return txError(cmds, err)
 }
 
 // writeSchedule queues the writes of s on p; when reschedule is set the next
@@ -288,7 +288,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 				return err
 			}
 			var werr error
-			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				werr = q.writeSchedule(ctx, p, s, reschedule)
 				return werr
 			})
@@ -296,7 +296,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 				return werr
 			}
 			if err != nil && !errors.Is(err, goredis.TxFailedErr) {
-				return redis.Classify(err)
+				return txError(cmds, err)
 			}
 			return err
 		}, key)
@@ -411,13 +411,13 @@ func (q *Queue) DeleteSchedule(ctx context.Context, tenant, id string) error {
 	if _, err := q.GetSchedule(ctx, tenant, id); err != nil {
 		return err
 	}
-	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Del(ctx, q.k.sched(id), q.k.schedRuns(id))
 		p.ZRem(ctx, q.k.tenantScheds(tenant), id)
 		p.ZRem(ctx, q.k.schedDue(), id)
 		return nil
 	})
-	return redis.Classify(err)
+	return txError(cmds, err)
 }
 
 // Scheduler fires due schedules. Every replica runs one; the fire script's
