@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -65,6 +66,8 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, ErrTenantFull):
 		c.Header("Retry-After", "30")
 		httpserver.Error(c, http.StatusTooManyRequests, "too_many_pending_jobs", "the tenant has too many pending jobs; retry later")
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		c.AbortWithStatus(499) // the client went away; nobody reads the answer
 	case errors.Is(err, redis.ErrUnavailable):
 		httpserver.Unavailable(c, h.q.mgr.Config().ReconnectInterval*3, "jobs are unavailable: "+redis.Describe(err))
 	default:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
+	"time"
 
 	"github.com/redifx/redifx/modules/redis/keyspace"
 )
@@ -108,5 +109,16 @@ func TestClampsAndSaturation(t *testing.T) {
 	}
 	if got := satAdd(1<<62, 1<<62); got <= 0 {
 		t.Errorf("satAdd wrapped: %d", got)
+	}
+}
+
+func TestBackoffStaysWithinItsBounds(t *testing.T) {
+	for _, base := range []time.Duration{time.Nanosecond, 50 * time.Millisecond, time.Hour, 1 << 62} {
+		w := &Worker{cfg: Config{RetryBaseDelay: base, RetryMaxDelay: 2 * time.Hour}}
+		for _, attempt := range []int{-1, 0, 1, 10, 29, 30, 31, 63, 1 << 40} {
+			if d := w.backoff(attempt); d < 0 || d > 2*time.Hour {
+				t.Errorf("base %s, attempt %d: backoff %s", base, attempt, d)
+			}
+		}
 	}
 }

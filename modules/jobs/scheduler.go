@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -308,7 +307,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 		}
 		return q.GetSchedule(ctx, tenant, id)
 	}
-	return nil, fmt.Errorf("%w: schedule %s kept changing during the update; retry", ErrConflict, id)
+	return nil, conflictError("schedule " + id + " kept changing during the update; retry")
 }
 
 func deref(s *string) string {

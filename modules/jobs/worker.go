@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -229,7 +230,9 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			// Redis is down: pause, then try again.
+			// Redis is down (or, logged, the script refused): pause, then
+			// try again.
+			w.logicError("dequeue", err)
 			busy = false
 			select {
 			case <-ctx.Done():
@@ -452,7 +455,10 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 		w.finish(bg, job, token, "failed", true, nil, fmt.Errorf("no handler for job type %q in this worker", job.JobType), nil)
 		return
 	}
-	runCtx, cancelTimeout := context.WithTimeout(ctx, time.Duration(job.TimeoutSeconds)*time.Second)
+	// The stored timeout is within bounds unless the hash was altered; keep
+	// it there so that the duration cannot overflow.
+	timeout := time.Duration(min(max(job.TimeoutSeconds, 1), MaxTimeoutSeconds)) * time.Second
+	runCtx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	defer cancelTimeout()
 
 	pr := &progressor{w: w, job: job, token: token}
@@ -504,9 +510,10 @@ func safeCall(ctx context.Context, h Handler, job *Job, p Progress) (result any,
 
 // backoff is exponential with full jitter in [d/2, d].
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.RetryBaseDelay << min(attempt, 30)
-	if d <= 0 || d > w.cfg.RetryMaxDelay {
-		d = w.cfg.RetryMaxDelay
+	// base << a cannot overflow when base <= max >> a.
+	d := w.cfg.RetryMaxDelay
+	if a := min(max(attempt, 0), 30); w.cfg.RetryBaseDelay > 0 && w.cfg.RetryBaseDelay <= w.cfg.RetryMaxDelay>>a {
+		d = w.cfg.RetryBaseDelay << a
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
@@ -604,6 +611,18 @@ func boolInt(b bool) int {
 
 func boolStr(b bool) string { return strconv.Itoa(boolInt(b)) }
 
+// logicError logs err when it is not a Redis condition (nor a cancellation):
+// a script that refused its arguments or found a key of the wrong type, which
+// retrying will not fix and an operator must see.
+func (w *Worker) logicError(what string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	if _, ok := redis.Condition(err); !ok {
+		w.log.Error("jobs.script_failed", zap.String("script", what), zap.Error(err))
+	}
+}
+
 // renew extends the leases of running jobs; a lost lease or a cancel request
 // cancels the handler.
 func (w *Worker) renew(ctx context.Context) {
@@ -620,6 +639,7 @@ func (w *Worker) renew(ctx context.Context) {
 	}
 	res, err := renewScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, args...).StringSlice()
 	if err != nil {
+		w.logicError("renew", err)
 		return
 	}
 	// An answer concerns the lease whose token was sent: the job may have
@@ -652,6 +672,7 @@ func (w *Worker) cancelRun(id string, cause error) {
 func (w *Worker) sweep(ctx context.Context) {
 	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Slice()
 	if err != nil || len(res) < 3 {
+		w.logicError("sweep", err)
 		return
 	}
 	if reclaimed, _ := res[0].(int64); reclaimed > 0 {
