@@ -345,3 +345,29 @@ func TestJobsQueryParametersAndIdempotencyKey(t *testing.T) {
 		t.Errorf("a 256-byte key: %d %v", code, out)
 	}
 }
+
+// A schedule's max_concurrent_runs reaches the fire script: it is bounded on
+// create and update, and a refused value writes nothing.
+func TestScheduleNumbersAreBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	in := startInstance(t, srv.URL(), &counters{}, nil, noWorkers)
+	rdb := srv.Client(t)
+	tok := token(t, "acme", allPerms...)
+	path := in.base + "/api/v1/jobs/scheduler/scheduled-jobs"
+	code, s := call(t, "POST", path, tok, map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 60, "max_concurrent_runs": jobs.MaxConcurrentRuns})
+	if code != 201 {
+		t.Fatalf("%d %v", code, s)
+	}
+	for _, v := range []int64{jobs.MaxConcurrentRuns + 1, 9223372036854775807} {
+		before := dumpAll(t, rdb)
+		code, out := call(t, "POST", path, tok, map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 60, "max_concurrent_runs": v})
+		if code != 400 || out["field"] != "max_concurrent_runs" {
+			t.Errorf("create with max_concurrent_runs %d: %d %v", v, code, out)
+		}
+		code, out = call(t, "PATCH", path+"/"+s["id"].(string), tok, map[string]any{"max_concurrent_runs": v})
+		if code != 400 || out["field"] != "max_concurrent_runs" {
+			t.Errorf("update with max_concurrent_runs %d: %d %v", v, code, out)
+		}
+		sameKeys(t, fmt.Sprint("max_concurrent_runs ", v), before, dumpAll(t, rdb))
+	}
+}

@@ -26,7 +26,18 @@ const (
 	MaxPageSize = 1000
 	// MaxIdempotencyKey bounds an idempotency key, in bytes.
 	MaxIdempotencyKey = 255
+	// MaxConcurrentRuns bounds a schedule's max_concurrent_runs.
+	MaxConcurrentRuns = 1000
 )
+
+// checkScheduleNumbers checks the numbers of a schedule about to be written
+// that its validation leaves unbounded above.
+func checkScheduleNumbers(s *Schedule) error {
+	if s.MaxConcurrentRuns < 1 || s.MaxConcurrentRuns > MaxConcurrentRuns {
+		return fieldErr("max_concurrent_runs", "must be between 1 and %d", MaxConcurrentRuns)
+	}
+	return nil
+}
 
 // checkNumbers checks every number of r (after defaults are filled) against
 // the bounds above; now is when the job is created.

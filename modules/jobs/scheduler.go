@@ -224,6 +224,9 @@ func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
 // writeSchedule queues the writes of s on p; when reschedule is set the next
 // run is computed from now (and the schedule is (de)listed as due).
 func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Schedule, reschedule bool) error {
+	if err := checkScheduleNumbers(s); err != nil {
+		return err
+	}
 	tm, err := s.timing()
 	if err != nil {
 		return err
