@@ -371,3 +371,22 @@ func TestScheduleNumbersAreBounded(t *testing.T) {
 		sameKeys(t, fmt.Sprint("max_concurrent_runs ", v), before, dumpAll(t, rdb))
 	}
 }
+
+// FuzzJobsListQuery: any value of a list parameter or of Idempotency-Key
+// answers 2xx or 4xx naming the field (seeds: querySeeds; run with
+// go test -fuzz FuzzJobsListQuery ./modules/jobs).
+func FuzzJobsListQuery(f *testing.F) {
+	for i, v := range querySeeds {
+		f.Add(i%4, v)
+	}
+	srv := redistest.Start(f)
+	f.Fuzz(func(t *testing.T, which int, v string) {
+		in := startInstance(t, srv.URL(), &counters{}, nil, noWorkers)
+		tok := token(t, "acme", allPerms...)
+		params := []string{"page", "page_size", "status", "job_type"}
+		listQuery(t, in, tok, params[(which%4+4)%4], v)
+		if validHeader(v) {
+			createWithKey(t, in, tok, v)
+		}
+	})
+}
