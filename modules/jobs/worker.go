@@ -353,7 +353,7 @@ func (w *Worker) release(id string, r *run) {
 // job put back by a shutdown, while a job handed on by a busy worker does not.
 func (w *Worker) putBack(l leased, shutdown bool) {
 	if !shutdown {
-		_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, l.job.ID, l.token, "0").Err()
+		w.logicError("requeue", requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, l.job.ID, l.token, "0").Err())
 		return
 	}
 	w.requeue(context.Background(), l.job, l.token)
@@ -361,10 +361,12 @@ func (w *Worker) putBack(l leased, shutdown bool) {
 
 // requeue puts back a job this worker leased, because it is shutting down.
 func (w *Worker) requeue(ctx context.Context, job *Job, token string) {
-	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, job.ID, token, "1").Text(); err == nil && ok == "ok" {
+	ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, job.ID, token, "1").Text()
+	if err == nil && ok == "ok" {
 		w.stats.Requeued.Add(1)
 		w.q.metrics.recovered.WithLabelValues(job.JobType).Inc()
 	}
+	w.logicError("requeue", err)
 }
 
 // notStarted handles a leased job whose context ended before it started.
@@ -729,6 +731,7 @@ func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
 	ctx = context.WithoutCancel(ctx)
 	args := append([]any{p.w.q.k.base, p.job.ID, p.token}, p.fields()...)
 	if res, err := progressScript.Run(ctx, p.w.q.rdb, []string{p.w.q.k.meta()}, args...).Text(); err != nil || res != "ok" {
+		p.w.logicError("progress", err)
 		return
 	}
 	j := *p.job
