@@ -29,6 +29,16 @@
 // exactly once across replicas (a compare-and-set inside a script), within
 // max_concurrent_runs, with a misfire policy after an outage.
 //
+// Storage: every key is built in keys.go by one injective rule (tenant and
+// object ids must pass keyspace.ValidateID; the idempotency key is
+// length-prefixed). Numbers are bounded before anything is written
+// (limits.go: items_total up to 10^12, run_at at most 366 days ahead, pages
+// up to 1,000,000), and every script checks all its writes before the first
+// one, so an error never leaves a half-written job. Errors a script raises
+// itself (an overflow, a key of the wrong type, a bad argument) answer 500,
+// logged with the request id; Redis conditions (OOM, READONLY, LOADING, no
+// connection …) answer 503 naming the condition.
+//
 // HTTP: /api/v1/jobs (jobs.read, jobs.write, jobs.cancel) and
 // /api/v1/jobs/scheduler/scheduled-jobs (jobs.read, jobs.schedule); see
 // docs/openapi.yaml.

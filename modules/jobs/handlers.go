@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,16 +11,20 @@ import (
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis"
+	"go.uber.org/zap"
 )
 
 // Handlers serves /api/v1/jobs.
 type Handlers struct {
 	q     *Queue
 	authn *auth.Authenticator
+	log   *zap.Logger // the queue's: logs 500s with the request id
 }
 
 // NewHandlers builds the HTTP side of q.
-func NewHandlers(q *Queue, authn *auth.Authenticator) *Handlers { return &Handlers{q: q, authn: authn} }
+func NewHandlers(q *Queue, authn *auth.Authenticator) *Handlers {
+	return &Handlers{q: q, authn: authn, log: q.log}
+}
 
 // Register implements httpserver.Route.
 func (h *Handlers) Register(r gin.IRouter) {
@@ -41,12 +46,15 @@ func (h *Handlers) Register(r gin.IRouter) {
 	s.POST("/:id/toggle", sched, h.toggleSchedule)
 }
 
-// fail maps an error to its status and JSON body.
+// fail maps an error to its status and JSON body: a Redis condition (OOM,
+// READONLY, LOADING, no connection …) is 503 with Retry-After and a message
+// naming it; any other error that is not the caller's (a script's own error
+// such as an overflow or WRONGTYPE, a bug) is 500, logged with the request id.
 func (h *Handlers) fail(c *gin.Context, err error) {
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": fe.Error(), "field": fe.Field})
+		invalid(c, fe.Field, fe.Error())
 	case errors.Is(err, ErrUnknownJobType):
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": err.Error(), "field": "job_type", "registered_types": h.q.types()})
 	case errors.Is(err, ErrNotFound):
@@ -58,11 +66,18 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, ErrTenantFull):
 		c.Header("Retry-After", "30")
 		httpserver.Error(c, http.StatusTooManyRequests, "too_many_pending_jobs", "the tenant has too many pending jobs; retry later")
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		c.AbortWithStatus(499) // the client went away; nobody reads the answer
 	case errors.Is(err, redis.ErrUnavailable):
-		httpserver.Unavailable(c, h.q.mgr.Config().ReconnectInterval*3, "jobs are unavailable: Redis is down")
+		httpserver.Unavailable(c, h.q.mgr.Config().ReconnectInterval*3, "jobs are unavailable: "+redis.Describe(err))
 	default:
-		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "the request failed")
+		httpserver.Internal(c, h.log, "the jobs request", err)
 	}
+}
+
+// invalid answers 400 naming field.
+func invalid(c *gin.Context, field, message string) {
+	c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": message, "field": field})
 }
 
 func tenant(c *gin.Context) string  { return auth.CallerOf(c).TenantID }
@@ -74,8 +89,8 @@ func (h *Handlers) create(c *gin.Context) {
 		return
 	}
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
-	if len(key) > 255 {
-		httpserver.Error(c, http.StatusBadRequest, "validation_error", "Idempotency-Key must be at most 255 characters")
+	if len(key) > MaxIdempotencyKey {
+		invalid(c, "Idempotency-Key", "Idempotency-Key must be at most 255 characters")
 		return
 	}
 	j, existing, err := h.q.Enqueue(c.Request.Context(), tenant(c), subject(c), r, key)
@@ -95,15 +110,18 @@ func (h *Handlers) list(c *gin.Context) {
 	size, err2 := intQuery(c, "page_size", 20)
 	switch {
 	case err1 != nil || page < 1:
-		httpserver.Error(c, http.StatusBadRequest, "validation_error", "page must be a positive integer")
+		invalid(c, "page", "page must be a positive integer")
+		return
+	case page > MaxPage:
+		invalid(c, "page", "page must be at most "+strconv.Itoa(MaxPage))
 		return
 	case err2 != nil || size < 1 || size > 100:
-		httpserver.Error(c, http.StatusBadRequest, "validation_error", "page_size must be an integer between 1 and 100")
+		invalid(c, "page_size", "page_size must be an integer between 1 and 100")
 		return
 	}
 	f := Filter{JobType: c.Query("job_type"), Status: Status(c.Query("status"))}
 	if f.Status != "" && !validStatus(f.Status) {
-		httpserver.Error(c, http.StatusBadRequest, "validation_error", "status must be one of pending, running, retrying, completed, failed, cancelled, timeout")
+		invalid(c, "status", "status must be one of pending, running, retrying, completed, failed, cancelled, timeout")
 		return
 	}
 	jobs, total, err := h.q.List(c.Request.Context(), tenant(c), f, page, size)

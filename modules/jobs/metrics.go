@@ -57,7 +57,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, p := range Priorities {
-		n, err := m.q.rdb.LLen(ctx, m.q.base+"q:"+p).Result()
+		n, err := m.q.rdb.LLen(ctx, m.q.k.queue(p)).Result()
 		if err != nil {
 			return
 		}

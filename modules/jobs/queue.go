@@ -39,8 +39,7 @@ type Queue struct {
 	cfg      Config
 	rdb      goredis.UniversalClient
 	mgr      *redis.Manager
-	base     string // "<prefix>{jobs}:"
-	meta     string // routes every script
+	k        keys // every key (keys.go)
 	types    func() []string
 	registry *registry // set by the Fx module
 	pub      EventPublisher
@@ -55,8 +54,7 @@ func NewQueue(cfg Config, mgr *redis.Manager, types func() []string, pub EventPu
 	if log == nil {
 		log = zap.NewNop()
 	}
-	base := mgr.Prefix(redis.ClientDefault) + "{jobs}:"
-	q := &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, base: base, meta: base + "meta", types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+	q := &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, k: newKeys(mgr.Prefix(redis.ClientDefault)), types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
 	q.metrics = newMetrics(q)
 	return q
 }
@@ -115,17 +113,11 @@ func (q *Queue) validate(r *CreateRequest) error {
 	if r.MaxRetries == nil {
 		r.MaxRetries = ptr(3)
 	}
-	if *r.MaxRetries < 0 || *r.MaxRetries > 100 {
-		return fieldErr("max_retries", "must be between 0 and 100")
-	}
 	if r.TimeoutSeconds == nil {
 		r.TimeoutSeconds = ptr(300)
 	}
-	if *r.TimeoutSeconds < 1 || *r.TimeoutSeconds > 7*24*3600 {
-		return fieldErr("timeout_seconds", "must be between 1 and 604800")
-	}
-	if r.ItemsTotal != nil && *r.ItemsTotal < 0 {
-		return fieldErr("items_total", "must not be negative")
+	if err := checkNumbers(r, q.now()); err != nil {
+		return err
 	}
 	if len(r.Parameters) == 0 || string(r.Parameters) == "null" {
 		r.Parameters = json.RawMessage("{}")
@@ -169,8 +161,16 @@ func jobFields(id, tenant, createdBy string, r *CreateRequest, now time.Time, re
 
 // Enqueue validates and stores a job. With an idempotency key, the same key
 // and request from the same tenant within 24 h return the first job and
-// existing=true; a different request returns ErrIdempotency.
+// existing=true; a different request returns ErrIdempotency. A tenant id that
+// cannot name a key (see keys.go) is a FieldError naming tenant_id, an
+// idempotency key over MaxIdempotencyKey bytes one naming Idempotency-Key.
 func (q *Queue) Enqueue(ctx context.Context, tenant, createdBy string, r CreateRequest, idemKey string) (job *Job, existing bool, err error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, false, err
+	}
+	if len(idemKey) > MaxIdempotencyKey {
+		return nil, false, fieldErr("Idempotency-Key", "must be at most %d bytes", MaxIdempotencyKey)
+	}
 	if err := q.validate(&r); err != nil {
 		return nil, false, err
 	}
@@ -193,13 +193,17 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	if r.RunAt != nil {
 		runAt = r.RunAt.UnixMilli()
 	}
-	args := []any{q.base, id, tenant, now.UnixMilli(), q.cfg.MaxPendingPerTenant, idemKey, idemHash,
+	args := []any{q.k.base, id, tenant, now.UnixMilli(), q.cfg.MaxPendingPerTenant, idemHash,
 		idempotencyTTL.Milliseconds(), runAt, r.Priority}
 	fields := jobFields(id, tenant, createdBy, &r, now, retryOf, "")
 	args = append(args, fields...)
-	res, err := enqueueScript.Run(ctx, q.rdb, []string{q.meta}, args...).StringSlice()
+	scriptKeys := []string{q.k.meta()}
+	if idemKey != "" {
+		scriptKeys = append(scriptKeys, q.k.idem(tenant, idemKey))
+	}
+	res, err := enqueueScript.Run(ctx, q.rdb, scriptKeys, args...).StringSlice()
 	if err != nil {
-		return nil, false, unavailable(err)
+		return nil, false, redis.Classify(err)
 	}
 	switch res[0] {
 	case "dup":
@@ -207,8 +211,8 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 		if errors.Is(err, ErrNotFound) {
 			// The first job has expired (jobs.retention is under the key's 24 h):
 			// the key is stale, so the request creates a new job.
-			if err := q.rdb.Del(ctx, q.base+"idem:"+tenant+":"+idemKey).Err(); err != nil {
-				return nil, false, unavailable(err)
+			if err := q.rdb.Del(ctx, q.k.idem(tenant, idemKey)).Err(); err != nil {
+				return nil, false, redis.Classify(err)
 			}
 			return q.enqueue(ctx, tenant, createdBy, r, idemKey, retryOf)
 		}
@@ -229,19 +233,18 @@ func (q *Queue) enqueue(ctx context.Context, tenant, createdBy string, r CreateR
 	return j, false, nil
 }
 
-// unavailable marks Redis failures so handlers answer 503.
-func unavailable(err error) error {
-	if err == nil || errors.Is(err, redis.ErrUnavailable) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	return fmt.Errorf("%w: %v", redis.ErrUnavailable, err)
-}
-
-// Get returns tenant's job id; another tenant's job is ErrNotFound.
+// Get returns tenant's job id; another tenant's job is ErrNotFound, and so is
+// an id that cannot name a key.
 func (q *Queue) Get(ctx context.Context, tenant, id string) (*Job, error) {
-	h, err := q.rdb.HGetAll(ctx, q.base+"job:"+id).Result()
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	h, err := q.rdb.HGetAll(ctx, q.k.job(id)).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	if len(h) == 0 || h["tenant_id"] != tenant {
 		return nil, ErrNotFound
@@ -251,9 +254,12 @@ func (q *Queue) Get(ctx context.Context, tenant, id string) (*Job, error) {
 
 // getAny reads a job without a tenant check (workers).
 func (q *Queue) getAny(ctx context.Context, id string) (*Job, error) {
-	h, err := q.rdb.HGetAll(ctx, q.base+"job:"+id).Result()
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	h, err := q.rdb.HGetAll(ctx, q.k.job(id)).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	if len(h) == 0 {
 		return nil, ErrNotFound
@@ -270,13 +276,17 @@ type Filter struct {
 // List returns one page of tenant's jobs matching f, newest first, and the
 // total that match. Without a filter it reads one page of the tenant's index;
 // with one it reads the status and type of each job the tenant keeps (within
-// retention), then only the page's jobs in full.
+// retention), then only the page's jobs in full. page is 1 to MaxPage,
+// pageSize 1 to MaxPageSize.
 func (q *Queue) List(ctx context.Context, tenant string, f Filter, page, pageSize int) ([]*Job, int, error) {
-	if page < 1 {
-		return nil, 0, fieldErr("page", "must be at least 1")
+	if err := checkTenant(tenant); err != nil {
+		return nil, 0, err
 	}
-	if pageSize < 1 {
-		return nil, 0, fieldErr("page_size", "must be at least 1")
+	if page < 1 || page > MaxPage {
+		return nil, 0, fieldErr("page", "must be between 1 and %d", MaxPage)
+	}
+	if pageSize < 1 || pageSize > MaxPageSize {
+		return nil, 0, fieldErr("page_size", "must be between 1 and %d", MaxPageSize)
 	}
 	from := (page - 1) * pageSize
 	var ids []string
@@ -300,12 +310,12 @@ func (q *Queue) indexPage(ctx context.Context, tenant string, from, n int) ([]st
 	var total *goredis.IntCmd
 	var ids *goredis.StringSliceCmd
 	_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		total = p.ZCard(ctx, q.base+"t:"+tenant)
-		ids = p.ZRevRange(ctx, q.base+"t:"+tenant, int64(from), int64(from+n-1))
+		total = p.ZCard(ctx, q.k.tenantJobs(tenant))
+		ids = p.ZRevRange(ctx, q.k.tenantJobs(tenant), int64(from), int64(from+n-1))
 		return nil
 	})
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, redis.Classify(err)
 	}
 	return ids.Val(), int(total.Val()), nil
 }
@@ -316,9 +326,9 @@ const listScanChunk = 1000
 // matching returns the ids of tenant's jobs matching f at positions
 // [from, from+n) among the matches, newest first, and how many match.
 func (q *Queue) matching(ctx context.Context, tenant string, f Filter, from, n int) ([]string, int, error) {
-	all, err := q.rdb.ZRevRange(ctx, q.base+"t:"+tenant, 0, -1).Result()
+	all, err := q.rdb.ZRevRange(ctx, q.k.tenantJobs(tenant), 0, -1).Result()
 	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, 0, redis.Classify(err)
 	}
 	var page []string
 	total := 0
@@ -327,12 +337,12 @@ func (q *Queue) matching(ctx context.Context, tenant string, f Filter, from, n i
 		cmds := make([]*goredis.SliceCmd, len(chunk))
 		_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, id := range chunk {
-				cmds[i] = p.HMGet(ctx, q.base+"job:"+id, "status", "job_type")
+				cmds[i] = p.HMGet(ctx, q.k.job(id), "status", "job_type")
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, 0, unavailable(err)
+			return nil, 0, redis.Classify(err)
 		}
 		for i, c := range cmds {
 			v := c.Val()
@@ -360,12 +370,12 @@ func (q *Queue) readJobs(ctx context.Context, tenant string, ids []string) ([]*J
 	cmds := make([]*goredis.MapStringStringCmd, len(ids))
 	_, err := q.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, q.base+"job:"+id)
+			cmds[i] = p.HGetAll(ctx, q.k.job(id))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	for _, c := range cmds {
 		if h := c.Val(); len(h) > 0 && h["tenant_id"] == tenant {
@@ -393,26 +403,32 @@ type Statistics struct {
 // success rate for tenant, from the counters the scripts keep (one read,
 // whatever the tenant's history).
 func (q *Queue) Statistics(ctx context.Context, tenant string) (Statistics, error) {
-	h, err := q.rdb.HGetAll(ctx, q.base+"st:"+tenant).Result()
+	if err := checkTenant(tenant); err != nil {
+		return Statistics{}, err
+	}
+	h, err := q.rdb.HGetAll(ctx, q.k.stats(tenant)).Result()
 	if err != nil {
-		return Statistics{}, unavailable(err)
+		return Statistics{}, redis.Classify(err)
 	}
 	// Counters never go below zero unless Redis lost writes (a restart
-	// without persistence); show zero rather than a negative count.
+	// without persistence); show zero rather than a negative count. Sums
+	// saturate rather than wrap.
 	n := func(f string) int64 { return max(0, atoi64(h[f])) }
 	s := Statistics{ByStatus: map[Status]int{}}
+	var total int64
 	for _, st := range Statuses {
-		c := int(n(string(st)))
-		s.ByStatus[st] = c
-		s.Total += c
+		c := n(string(st))
+		s.ByStatus[st] = int(c)
+		total = satAdd(total, c)
 	}
+	s.Total = int(total)
 	s.ItemsTotal, s.ItemsProcessed = n("items_total"), n("items_processed")
 	s.ItemsSucceeded, s.ItemsFailed = n("items_succeeded"), n("items_failed")
 	if durN := n("durations"); durN > 0 {
 		s.AvgDurationSeconds = ptr(float64(n("duration_ms")) / 1000 / float64(durN))
 	}
-	if done := s.ByStatus[StatusCompleted] + s.ByStatus[StatusFailed] + s.ByStatus[StatusTimeout]; done > 0 {
-		s.SuccessRate = ptr(float64(s.ByStatus[StatusCompleted]) / float64(done))
+	if done := float64(n("completed")) + float64(n("failed")) + float64(n("timeout")); done > 0 {
+		s.SuccessRate = ptr(float64(n("completed")) / done)
 	}
 	return s, nil
 }
@@ -421,12 +437,18 @@ func (q *Queue) Statistics(ctx context.Context, tenant string) (Statistics, erro
 // it to stop (the status becomes cancelled when its handler returns; running
 // is then true).
 func (q *Queue) Cancel(ctx context.Context, tenant, id string) (job *Job, running bool, err error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, false, err
+	}
+	if !validID(id) {
+		return nil, false, ErrNotFound
+	}
 	if err := q.mgr.Err(); err != nil {
 		return nil, false, err
 	}
-	res, err := cancelScript.Run(ctx, q.rdb, []string{q.meta}, q.base, id, tenant, q.now().UnixMilli(), q.cfg.Retention.Milliseconds()).Text()
+	res, err := cancelScript.Run(ctx, q.rdb, []string{q.k.meta()}, q.k.base, id, tenant, q.now().UnixMilli(), q.cfg.Retention.Milliseconds()).Text()
 	if err != nil {
-		return nil, false, unavailable(err)
+		return nil, false, redis.Classify(err)
 	}
 	switch res {
 	case "notfound":

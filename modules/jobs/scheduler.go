@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -191,10 +190,11 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	return err
 }
 
-func (q *Queue) scheduleKey(id string) string { return q.base + "s:" + id }
-
 // CreateSchedule validates and stores a schedule for tenant.
 func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r ScheduleRequest) (*Schedule, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
 	now := q.now()
 	s := &Schedule{
 		ID: newID(), TenantID: tenant, Timezone: "UTC", IsActive: true, MaxConcurrentRuns: 1, Priority: "normal",
@@ -215,15 +215,18 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 
 // saveSchedule writes a new schedule s and lists it as due.
 func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
-	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		return q.writeSchedule(ctx, p, s, true)
 	})
-	return unavailable(err)
+	return txError(cmds, err)
 }
 
 // writeSchedule queues the writes of s on p; when reschedule is set the next
 // run is computed from now (and the schedule is (de)listed as due).
 func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Schedule, reschedule bool) error {
+	if err := checkScheduleNumbers(s); err != nil {
+		return err
+	}
 	tm, err := s.timing()
 	if err != nil {
 		return err
@@ -236,17 +239,17 @@ func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Sched
 		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
 		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
 	}
-	key := q.scheduleKey(s.ID)
+	key := q.k.sched(s.ID)
 	p.HSet(ctx, key, fields...)
-	p.ZAdd(ctx, q.base+"s:t:"+s.TenantID, goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
+	p.ZAdd(ctx, q.k.tenantScheds(s.TenantID), goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
 	if reschedule {
 		if s.IsActive {
 			next := tm.next(q.now()).UnixMilli()
 			p.HSet(ctx, key, "next_run_at", next)
-			p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(next), Member: s.ID})
+			p.ZAdd(ctx, q.k.schedDue(), goredis.Z{Score: float64(next), Member: s.ID})
 		} else {
 			p.HSet(ctx, key, "next_run_at", "")
-			p.ZRem(ctx, q.base+"s:due", s.ID)
+			p.ZRem(ctx, q.k.schedDue(), s.ID)
 		}
 	}
 	return nil
@@ -262,15 +265,21 @@ const maxScheduleRetries = 20
 // a delete), it starts over, so no change is lost and a deleted schedule
 // stays deleted.
 func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change func(*Schedule) (reschedule bool, err error)) (*Schedule, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
 	if err := q.mgr.Err(); err != nil {
 		return nil, err
 	}
-	key := q.scheduleKey(id)
+	key := q.k.sched(id)
 	for range maxScheduleRetries {
 		err := q.rdb.Watch(ctx, func(tx *goredis.Tx) error {
 			h, err := tx.HGetAll(ctx, key).Result()
 			if err != nil {
-				return unavailable(err)
+				return redis.Classify(err)
 			}
 			if len(h) == 0 || h["tenant_id"] != tenant {
 				return ErrNotFound
@@ -281,7 +290,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 				return err
 			}
 			var werr error
-			_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				werr = q.writeSchedule(ctx, p, s, reschedule)
 				return werr
 			})
@@ -289,7 +298,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 				return werr
 			}
 			if err != nil && !errors.Is(err, goredis.TxFailedErr) {
-				return unavailable(err)
+				return txError(cmds, err)
 			}
 			return err
 		}, key)
@@ -301,7 +310,7 @@ func (q *Queue) modifySchedule(ctx context.Context, tenant, id string, change fu
 		}
 		return q.GetSchedule(ctx, tenant, id)
 	}
-	return nil, fmt.Errorf("%w: schedule %s kept changing during the update", redis.ErrUnavailable, id)
+	return nil, conflictError("schedule " + id + " kept changing during the update; retry")
 }
 
 func deref(s *string) string {
@@ -342,9 +351,15 @@ func scheduleFromHash(h map[string]string) *Schedule {
 
 // GetSchedule returns tenant's schedule id (ErrNotFound for another tenant's).
 func (q *Queue) GetSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
-	h, err := q.rdb.HGetAll(ctx, q.scheduleKey(id)).Result()
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	h, err := q.rdb.HGetAll(ctx, q.k.sched(id)).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	if len(h) == 0 || h["tenant_id"] != tenant {
 		return nil, ErrNotFound
@@ -354,9 +369,12 @@ func (q *Queue) GetSchedule(ctx context.Context, tenant, id string) (*Schedule, 
 
 // ListSchedules returns tenant's schedules, newest first.
 func (q *Queue) ListSchedules(ctx context.Context, tenant string) ([]*Schedule, error) {
-	ids, err := q.rdb.ZRevRange(ctx, q.base+"s:t:"+tenant, 0, -1).Result()
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	ids, err := q.rdb.ZRevRange(ctx, q.k.tenantScheds(tenant), 0, -1).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	out := make([]*Schedule, 0, len(ids))
 	for _, id := range ids {
@@ -395,13 +413,13 @@ func (q *Queue) DeleteSchedule(ctx context.Context, tenant, id string) error {
 	if _, err := q.GetSchedule(ctx, tenant, id); err != nil {
 		return err
 	}
-	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, q.scheduleKey(id), q.base+"s:active:"+id)
-		p.ZRem(ctx, q.base+"s:t:"+tenant, id)
-		p.ZRem(ctx, q.base+"s:due", id)
+	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, q.k.sched(id), q.k.schedRuns(id))
+		p.ZRem(ctx, q.k.tenantScheds(tenant), id)
+		p.ZRem(ctx, q.k.schedDue(), id)
 		return nil
 	})
-	return unavailable(err)
+	return txError(cmds, err)
 }
 
 // Scheduler fires due schedules. Every replica runs one; the fire script's
@@ -452,7 +470,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 func (s *Scheduler) tick(ctx context.Context) {
 	q := s.q
 	now := q.now()
-	ids, err := q.rdb.ZRangeByScore(ctx, q.base+"s:due", &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
+	ids, err := q.rdb.ZRangeByScore(ctx, q.k.schedDue(), &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
 	if err != nil {
 		return
 	}
@@ -466,12 +484,12 @@ func (s *Scheduler) tick(ctx context.Context) {
 // fire handles one due slot of schedule id.
 func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	q := s.q
-	h, err := q.rdb.HGetAll(ctx, q.scheduleKey(id)).Result()
+	h, err := q.rdb.HGetAll(ctx, q.k.sched(id)).Result()
 	if err != nil {
 		return err
 	}
 	if len(h) == 0 {
-		return q.rdb.ZRem(ctx, q.base+"s:due", id).Err()
+		return q.rdb.ZRem(ctx, q.k.schedDue(), id).Err()
 	}
 	sc := scheduleFromHash(h)
 	tm, err := sc.timing()
@@ -494,9 +512,9 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		JobType: sc.JobType, Title: sc.Name, Parameters: sc.Parameters, Priority: sc.Priority,
 		MaxRetries: ptr(sc.MaxRetries), TimeoutSeconds: ptr(sc.TimeoutSeconds), RunAt: &slot,
 	}
-	args := []any{q.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
+	args := []any{q.k.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
 	args = append(args, jobFields(jobID, sc.TenantID, "scheduler:"+id, &r, now, "", id)...)
-	res, err := fireScript.Run(ctx, q.rdb, []string{q.meta}, args...).Text()
+	res, err := fireScript.Run(ctx, q.rdb, []string{q.k.meta()}, args...).Text()
 	if err != nil {
 		return err
 	}

@@ -4,18 +4,131 @@ import goredis "github.com/redis/go-redis/v9"
 
 // Every key lives under one hash tag ("<prefix>{jobs}:"), so each script runs
 // on one Cluster node. KEYS[1] is that base's meta key (it routes the script);
-// ARGV[1] is the base itself, from which the other keys are built. Scripts keep
-// user JSON (parameters, result, error_details) as opaque strings: they never
-// decode it, so nothing is altered.
+// ARGV[1] is the base itself, from which the scripts build the keys of the
+// jobs and schedules they read inside Redis, by the rule of keys.go and from
+// its constants (luaKeys). Scripts keep user JSON (parameters, result,
+// error_details) as opaque strings: they never decode it, so nothing is
+// altered.
+//
+// No partial writes: a script reads and checks everything first and stages
+// its writes (w); commit checks every staged write — the key's type, that a
+// counter holds an integer and stays within ±9e18 after the increment, that
+// scores and counts are numbers — and only then applies them. So an error
+// (a bad argument, a key of the wrong type, an overflow) is raised before the
+// first write and leaves Redis as it was; it comes back as
+// "ERR redifx jobs: …", which callers treat as a logic error (500), not as
+// Redis being unavailable. A server condition such as OOM also comes at the
+// first write, so it cannot cut a script in half either.
 
-const luaPrelude = `
+// luaKeys builds keys the way keys.go does.
+const luaKeys = `
 local base = ARGV[1]
-local function jk(id) return base .. 'job:' .. id end
+local function key(fam, part) return base .. fam .. ':' .. part end
+local function jk(id) return key('` + famJob + `', id) end
+local function qk(prio) return key('` + famQueue + `', prio) end
+local function tk(tenant) return key('` + famTenant + `', tenant) end
+local function stk(tenant) return key('` + famStats + `', tenant) end
+local function sk(sid) return key('` + famSched + `', sid) end
+local function srk(sid) return key('` + famSchedRuns + `', sid) end
+local K_NOTIFY, K_DELAYED, K_LEASES = base .. '` + keyNotify + `', base .. '` + keyDelayed + `', base .. '` + keyLeases + `'
+local K_EXPIRE, K_CANCEL, K_DUE = base .. '` + keyExpire + `', base .. '` + keyCancel + `', base .. '` + keySchedDue + `'
+`
+
+const luaPrelude = luaKeys + `
+-- bad aborts the script with a logic error (before any write: see commit).
+local function bad(msg) error({err = 'ERR redifx jobs: ' .. msg}) end
+local function show(v) return string.sub(tostring(v), 1, 40) end
+-- LIMIT bounds every counter (a little under 2^63, and exact as a double).
+local LIMIT = 9e18
+-- isint: v is a string Redis reads as an integer within ±LIMIT.
+local function isint(v)
+  return type(v) == 'string' and #v <= 20 and (v == '0' or string.match(v, '^-?[1-9]%d*$') ~= nil)
+    and math.abs(tonumber(v)) < LIMIT
+end
+-- int returns argument v (named name) as a number, or aborts.
+local function int(name, v)
+  if not isint(v) then bad(name .. ' is not an integer: ' .. show(v)) end
+  return tonumber(v)
+end
+-- ident checks an id that names a key (keyspace.ValidateID's rule).
+local function ident(name, v)
+  if type(v) ~= 'string' or #v < 1 or #v > 128 or not string.match(v, '^[%w%._%-@%+=]+$') then
+    bad(name .. ' cannot name a key: ' .. show(v))
+  end
+  return v
+end
+local prios = {critical = true, high = true, normal = true, low = true}
+local function prio_ok(p)
+  if not prios[p] then bad('priority is not one of critical, high, normal, low: ' .. show(p)) end
+  return p
+end
+
+-- Staged writes: w(cmd, key, args...) queues a write; commit checks them all,
+-- then applies them in order.
+local staged = {}
+local function w(...) staged[#staged + 1] = {...} end
+local kinds = {HSET = 'hash', HDEL = 'hash', HINCRBY = 'hash', ZADD = 'zset', ZREM = 'zset',
+  RPUSH = 'list', LPUSH = 'list', LREM = 'list', LTRIM = 'list', SADD = 'set', SREM = 'set',
+  DEL = '', PEXPIRE = '', PUBLISH = ''}
+local function commit()
+  local types, vals, fresh = {}, {}, {}
+  for _, c in ipairs(staged) do
+    local cmd, k = c[1], c[2]
+    local want = kinds[cmd]
+    if want == nil then bad('unexpected command ' .. show(cmd)) end
+    if want ~= '' then
+      local t = types[k]
+      if t == nil then
+        t = redis.call('TYPE', k).ok
+        fresh[k] = t == 'none'
+      end
+      if t ~= 'none' and t ~= want then bad('key ' .. k .. ' holds a ' .. t .. ', not a ' .. want) end
+      types[k] = want
+      vals[k] = vals[k] or {}
+      if #c < 3 then bad(cmd .. ' ' .. k .. ' without arguments') end
+    end
+    if cmd == 'DEL' then
+      types[k], vals[k], fresh[k] = 'none', {}, true
+    elseif cmd == 'HSET' then
+      if #c % 2 ~= 0 then bad('HSET ' .. k .. ' with a field without a value') end
+      for i = 3, #c, 2 do vals[k][c[i]] = c[i + 1] end
+    elseif cmd == 'HDEL' then
+      for i = 3, #c do vals[k][c[i]] = false end
+    elseif cmd == 'HINCRBY' then
+      local f, d = c[3], c[4]
+      local cur = vals[k][f]
+      if cur == nil and not fresh[k] then cur = redis.call('HGET', k, f) end
+      cur = cur or '0'
+      if type(cur) ~= 'number' then
+        if not isint(cur) then bad('field ' .. f .. ' of ' .. k .. ' is not an integer: ' .. show(cur)) end
+        cur = tonumber(cur)
+      end
+      local v = cur + int('increment of ' .. f, d)
+      if math.abs(v) >= LIMIT then bad('counter ' .. f .. ' of ' .. k .. ' would overflow') end
+      vals[k][f] = v
+    elseif cmd == 'ZADD' then
+      if #c % 2 ~= 0 then bad('ZADD ' .. k .. ' with a score without a member') end
+      for i = 3, #c, 2 do
+        local s = tonumber(c[i])
+        if s == nil or s ~= s then bad('score for ' .. k .. ' is not a number: ' .. show(c[i])) end
+      end
+    elseif cmd == 'LTRIM' then
+      int('LTRIM start', tostring(c[3]))
+      int('LTRIM stop', tostring(c[4]))
+    elseif cmd == 'LREM' then
+      int('LREM count', tostring(c[3]))
+    elseif cmd == 'PEXPIRE' then
+      if int('PEXPIRE time', tostring(c[3])) < 1 then bad('PEXPIRE time must be positive') end
+    end
+  end
+  for _, c in ipairs(staged) do redis.call(unpack(c)) end
+  staged = {}
+end
+
 -- notify wakes one idle worker (the list is bounded to 1,000 wake-ups).
 local function notify()
-  if redis.call('LPUSH', base .. 'notify', '1') > 1000 then
-    redis.call('LTRIM', base .. 'notify', 0, 999)
-  end
+  w('LPUSH', K_NOTIFY, '1')
+  w('LTRIM', K_NOTIFY, 0, 999)
 end
 local function terminal(st)
   return st == 'completed' or st == 'failed' or st == 'cancelled' or st == 'timeout'
@@ -24,13 +137,13 @@ end
 -- the sums of their item counters, and duration_ms / durations over completed
 -- jobs, kept by every script that changes them, so that reading them costs
 -- the same whatever the history.
-local function stk(tenant) return base .. 'st:' .. tenant end
--- add applies a table of field -> delta to tenant's statistics. Deltas go
+-- add stages a table of field -> delta to tenant's statistics. Deltas go
 -- as integer strings: some Redis versions (7.2.0-7.2.4) turn a Lua number
 -- such as 1e8 into "1e+08", which HINCRBY refuses.
 local function add(tenant, deltas)
+  if not tenant then bad('a job without tenant_id') end
   for f, d in pairs(deltas) do
-    if d ~= 0 then redis.call('HINCRBY', stk(tenant), f, string.format('%d', d)) end
+    if d ~= 0 then w('HINCRBY', stk(tenant), f, string.format('%d', d)) end
   end
 end
 local function pending_of(tenant)
@@ -39,41 +152,43 @@ local function pending_of(tenant)
 end
 local item_fields = {items_processed = 1, items_succeeded = 2, items_failed = 3}
 -- item_deltas adds to acc how the item counters in fields (field, value, ...)
--- differ from old ({processed, succeeded, failed} as stored).
+-- differ from old ({processed, succeeded, failed} as stored); a new value
+-- must be an integer.
 local function item_deltas(acc, old, fields)
   for k = 1, #fields - 1, 2 do
     local slot = item_fields[fields[k]]
     if slot then
       local f = fields[k]
-      acc[f] = (acc[f] or 0) + (tonumber(fields[k + 1]) or 0) - (tonumber(old[slot]) or 0)
+      acc[f] = (acc[f] or 0) + int(f, fields[k + 1]) - (tonumber(old[slot]) or 0)
     end
   end
 end
--- create_job stores a pending job and queues it (or delays it to run_at).
+-- create_job stages a pending job and queues it (or delays it to run_at).
 -- now and run_at are strings of milliseconds (Lua would format numbers back
 -- through printf).
 local function create_job(id, tenant, now, prio, run_at, fields)
-  redis.call('HSET', jk(id), unpack(fields))
-  redis.call('ZADD', base .. 't:' .. tenant, now, id)
-  redis.call('HINCRBY', stk(tenant), 'pending', 1)
+  if redis.call('EXISTS', jk(id)) == 1 then bad('job ' .. id .. ' exists already') end
+  w('HSET', jk(id), unpack(fields))
+  w('ZADD', tk(tenant), now, id)
+  w('HINCRBY', stk(tenant), 'pending', '1')
   for k = 1, #fields - 1, 2 do
-    if fields[k] == 'items_total' then redis.call('HINCRBY', stk(tenant), 'items_total', fields[k + 1]) end
+    if fields[k] == 'items_total' then w('HINCRBY', stk(tenant), 'items_total', fields[k + 1]) end
   end
   if tonumber(run_at) > tonumber(now) then
-    redis.call('ZADD', base .. 'delayed', run_at, id)
+    w('ZADD', K_DELAYED, run_at, id)
   else
-    redis.call('RPUSH', base .. 'q:' .. prio, id)
+    w('RPUSH', qk(prio), id)
     notify()
   end
 end
--- finish_schedule updates schedule sid, which job id came from.
+-- finish_schedule stages the update of schedule sid, which job id came from.
 local function finish_schedule(id, sid, outcome)
-  redis.call('SREM', base .. 's:active:' .. sid, id)
-  if redis.call('EXISTS', base .. 's:' .. sid) == 1 then
+  w('SREM', srk(sid), id)
+  if redis.call('EXISTS', sk(sid)) == 1 then
     if outcome == 'completed' then
-      redis.call('HINCRBY', base .. 's:' .. sid, 'successful_runs', 1)
+      w('HINCRBY', sk(sid), 'successful_runs', '1')
     elseif outcome == 'failed' or outcome == 'timeout' then
-      redis.call('HINCRBY', base .. 's:' .. sid, 'failed_runs', 1)
+      w('HINCRBY', sk(sid), 'failed_runs', '1')
     end
   end
 end
@@ -88,25 +203,30 @@ end
 -- recoveries), or unstarted from a busy worker's prefetch (not counted).
 local function put_back(id, recovered)
   local prio, tenant = unpack(redis.call('HMGET', jk(id), 'priority', 'tenant_id'))
-  redis.call('HSET', jk(id), 'status', 'pending')
-  redis.call('HDEL', jk(id), 'lease_token', 'worker', 'started_at')
-  if recovered then redis.call('HINCRBY', jk(id), 'recoveries', 1) end
-  redis.call('ZREM', base .. 'leases', id)
+  prio_ok(prio)
+  w('HSET', jk(id), 'status', 'pending')
+  w('HDEL', jk(id), 'lease_token', 'worker', 'started_at')
+  if recovered then w('HINCRBY', jk(id), 'recoveries', '1') end
+  w('ZREM', K_LEASES, id)
   add(tenant, {running = -1, pending = 1})
-  redis.call('LPUSH', base .. 'q:' .. prio, id)
+  w('LPUSH', qk(prio), id)
   notify()
 end
 `
 
-// enqueueScript: ARGV base, id, tenant, now, max_pending, idem_key, idem_hash,
-// idem_ttl_ms, run_at, priority, field, value, ...
+// enqueueScript: KEYS meta[, idempotency record]; ARGV base, id, tenant, now,
+// max_pending, idem_hash, idem_ttl_ms, run_at, priority, field, value, ...
 // Returns {"ok"|"dup"|"conflict"|"full", id}.
 var enqueueScript = goredis.NewScript(luaPrelude + `
-local id, tenant, now, max_pending = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local idem_key, idem_hash, idem_ttl = ARGV[6], ARGV[7], ARGV[8]
-local run_at, prio = ARGV[9], ARGV[10]
-local ik = base .. 'idem:' .. tenant .. ':' .. idem_key
-if idem_key ~= '' then
+local id, tenant, now = ident('id', ARGV[2]), ident('tenant_id', ARGV[3]), ARGV[4]
+local max_pending = int('max_pending', ARGV[5])
+local idem_hash, idem_ttl = ARGV[6], ARGV[7]
+local run_at, prio = ARGV[8], prio_ok(ARGV[9])
+int('now', now)
+int('run_at', run_at)
+local ik = KEYS[2]
+if ik then
+  int('idem_ttl', idem_ttl)
   local prev = redis.call('HMGET', ik, 'id', 'hash')
   if prev[1] then
     if prev[2] == idem_hash then return {'dup', prev[1]} end
@@ -115,37 +235,43 @@ if idem_key ~= '' then
 end
 if pending_of(tenant) >= max_pending then return {'full', ''} end
 local fields = {}
-for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #fields < 2 then bad('a job without fields') end
 create_job(id, tenant, now, prio, run_at, fields)
-if idem_key ~= '' then
-  redis.call('HSET', ik, 'id', id, 'hash', idem_hash)
-  redis.call('PEXPIRE', ik, idem_ttl)
+if ik then
+  w('HSET', ik, 'id', id, 'hash', idem_hash)
+  w('PEXPIRE', ik, idem_ttl)
 end
+commit()
 return {'ok', id}
 `)
 
-// dequeueScript: ARGV base, now_ms, lease_expiry_ms, worker, count,
-// token_prefix, prio1..prio4 (in the order to try). Takes up to count jobs,
-// from the first queue in that order onwards; each job's lease token is
+// dequeueScript: KEYS meta; ARGV base, now_ms, lease_expiry_ms, worker,
+// count, token_prefix, prio1..prio4 (in the order to try). Takes up to count
+// jobs, from the first queue in that order onwards; each job's lease token is
 // token_prefix .. id. Returns {id, token, {field, value, ...}, ...}: each
 // leased job with its hash as it was before the lease (the caller knows what
-// the lease changed), so that running it needs no second round trip. Needs
-// Redis 6.2+ (LPOP with a count). Times stay strings: Lua would format
-// numbers back through printf.
+// the lease changed), so that running it needs no second round trip. Times
+// stay strings: Lua would format numbers back through printf.
 var dequeueScript = goredis.NewScript(luaPrelude + `
-local now, expiry, worker, count, prefix = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local now, expiry, worker, prefix = ARGV[2], ARGV[3], ARGV[4], ARGV[6]
+int('now', now)
+int('lease expiry', expiry)
+local count = int('count', ARGV[5])
+if count < 1 or count > 10000 then bad('count must be between 1 and 10000: ' .. show(ARGV[5])) end
+if type(worker) ~= 'string' or type(prefix) ~= 'string' then bad('worker and token prefix are required') end
+for i = 7, #ARGV do prio_ok(ARGV[i]) end
 local ids = {}
-for i = 7, 10 do
+for i = 7, #ARGV do
   if #ids >= count then break end
-  local got = redis.call('LPOP', base .. 'q:' .. ARGV[i], count - #ids)
-  if got then
-    for _, id in ipairs(got) do ids[#ids + 1] = id end
-  end
+  local got = redis.call('LRANGE', qk(ARGV[i]), 0, count - #ids - 1)
+  if #got > 0 then w('LTRIM', qk(ARGV[i]), #got, -1) end
+  for _, id in ipairs(got) do ids[#ids + 1] = id end
 end
 -- Every queue is empty now: pending wake-ups are stale (each enqueue pushes a
 -- new one), and would make idle workers dequeue for nothing.
-if #ids < count then redis.call('DEL', base .. 'notify') end
-local out, leases, taken = {}, {}, {}
+if #ids < count then w('DEL', K_NOTIFY) end
+local out, leases, taken, seen = {}, {}, {}, {}
 for _, id in ipairs(ids) do
   local flat = redis.call('HGETALL', jk(id))
   local st, tenant
@@ -153,10 +279,12 @@ for _, id in ipairs(ids) do
     local f = flat[k]
     if f == 'status' then st = flat[k + 1] elseif f == 'tenant_id' then tenant = flat[k + 1] end
   end
-  -- Anything else (a job cancelled or finished meanwhile) is dropped.
-  if st == 'pending' or st == 'retrying' then
+  -- Anything else (a job cancelled or finished meanwhile, an id queued twice,
+  -- a hash without a tenant) is dropped.
+  if (st == 'pending' or st == 'retrying') and tenant and not seen[id] then
+    seen[id] = true
     local token = prefix .. id
-    redis.call('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
+    w('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
     leases[#leases + 1] = expiry
     leases[#leases + 1] = id
     local d = taken[tenant] or {running = 0}
@@ -168,15 +296,17 @@ for _, id in ipairs(ids) do
     out[#out + 1] = flat
   end
 end
-if #leases > 0 then redis.call('ZADD', base .. 'leases', unpack(leases)) end
+if #leases > 0 then w('ZADD', K_LEASES, unpack(leases)) end
 for tenant, d in pairs(taken) do add(tenant, d) end
+commit()
 return out
 `)
 
-// renewScript: ARGV base, now, lease_ms, id, token, id, token, ...
+// renewScript: KEYS meta; ARGV base, now, lease_ms, id, token, id, token, ...
 // Returns {id, state, ...} with state ok | lost | cancel.
 var renewScript = goredis.NewScript(luaPrelude + `
-local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, lease = int('now', ARGV[2]), int('lease', ARGV[3])
+if (#ARGV - 3) % 2 ~= 0 then bad('a job id without a token') end
 local out = {}
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
@@ -185,48 +315,57 @@ for i = 4, #ARGV, 2 do
   if st ~= 'running' or owner ~= token then
     state = 'lost'
   else
-    redis.call('ZADD', base .. 'leases', now + lease, id)
+    w('ZADD', K_LEASES, string.format('%d', now + lease), id)
     if cancel == '1' then state = 'cancel' end
   end
   out[#out + 1] = id
   out[#out + 1] = state
 end
+commit()
 return out
 `)
 
-// finishScript records the outcome of a batch of jobs. ARGV: base, now_ms,
-// expire_at_ms (now + retention), then per job: id, token, outcome,
-// retry_at_ms, n, then n field/value strings (everything the outcome changes
-// besides the status and its times, attempts included: the lease makes the
-// caller the only writer). outcome: completed | failed | timeout | cancelled
-// | retry. Returns one "ok" or "lost" (the lease belongs to someone else now)
-// per job. The lease token and worker stay in a finished job's hash: they say
-// who ran it last.
+// finishScript records the outcome of a batch of jobs. KEYS meta; ARGV:
+// base, now_ms, expire_at_ms (now + retention), then per job: id, token,
+// outcome, retry_at_ms, n, then n field/value strings (everything the outcome
+// changes besides the status and its times, attempts included: the lease
+// makes the caller the only writer). outcome: completed | failed | timeout |
+// cancelled | retry. Returns one "ok" or "lost" (the lease belongs to someone
+// else now) per job. The lease token and worker stay in a finished job's
+// hash: they say who ran it last.
 var finishScript = goredis.NewScript(luaPrelude + `
 local now, expire_at = ARGV[2], ARGV[3]
+int('now', now)
+int('expire_at', expire_at)
+local outcomes = {completed = true, failed = true, timeout = true, cancelled = true, retry = true}
 local out, done, expire, delayed, stats = {}, {}, {}, {}, {}
 local i = 4
 while i <= #ARGV do
+  if i + 4 > #ARGV then bad('an incomplete job at argument ' .. i) end
   local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local retry_at, n = ARGV[i + 3], tonumber(ARGV[i + 4])
+  local retry_at, n = ARGV[i + 3], int('field count', ARGV[i + 4])
+  if n < 0 or n % 2 ~= 0 or i + 4 + n > #ARGV then bad('bad field count ' .. n .. ' at argument ' .. i) end
+  if not outcomes[outcome] then bad('unknown outcome ' .. show(outcome)) end
+  if outcome == 'retry' then int('retry_at', retry_at) end
   local fields = {}
   for j = 1, n do fields[j] = ARGV[i + 4 + j] end
   i = i + 5 + n
   local h = redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'scheduled_job_id', 'cancel_requested',
     'started_at', 'items_processed', 'items_succeeded', 'items_failed')
   local st, owner, tenant, sid, cancel = h[1], h[2], h[3], h[4], h[5]
-  if st ~= 'running' or owner ~= token then
+  if st ~= 'running' or owner ~= token or done[id] then
     out[#out + 1] = 'lost'
   else
+    done[id] = true
     done[#done + 1] = id
     local d = stats[tenant] or {running = 0}
-    stats[tenant] = d
+    if tenant then stats[tenant] = d end
     d.running = d.running - 1
     item_deltas(d, {h[7], h[8], h[9]}, fields)
     local to = outcome
     if outcome == 'retry' then to = 'retrying' end
     d[to] = (d[to] or 0) + 1
-    if outcome == 'completed' and h[6] then
+    if outcome == 'completed' and tonumber(h[6]) then
       d.duration_ms = (d.duration_ms or 0) + tonumber(now) - tonumber(h[6])
       d.durations = (d.durations or 0) + 1
     end
@@ -247,48 +386,54 @@ while i <= #ARGV do
       expire[#expire + 1] = expire_at
       expire[#expire + 1] = id
     end
-    redis.call('HSET', jk(id), unpack(fields))
-    if cancel then redis.call('HDEL', jk(id), 'cancel_requested') end
+    w('HSET', jk(id), unpack(fields))
+    if cancel then w('HDEL', jk(id), 'cancel_requested') end
     if outcome ~= 'retry' and sid and sid ~= '' then finish_schedule(id, sid, outcome) end
+    if not tenant then bad('job ' .. id .. ' has no tenant_id') end
     out[#out + 1] = 'ok'
   end
 end
-if #done > 0 then redis.call('ZREM', base .. 'leases', unpack(done)) end
-if #expire > 0 then redis.call('ZADD', base .. 'expire', unpack(expire)) end
-if #delayed > 0 then redis.call('ZADD', base .. 'delayed', unpack(delayed)) end
+if #done > 0 then w('ZREM', K_LEASES, unpack(done)) end
+if #expire > 0 then w('ZADD', K_EXPIRE, unpack(expire)) end
+if #delayed > 0 then w('ZADD', K_DELAYED, unpack(delayed)) end
 for tenant, d in pairs(stats) do add(tenant, d) end
+commit()
 return out
 `)
 
-// requeueScript: ARGV base, id, token, recovered ("1": a shutdown puts it
-// back; "0": a busy worker hands it on unstarted). Puts the caller's own
-// running job back.
-// Returns "ok" or "lost".
+// requeueScript: KEYS meta; ARGV base, id, token, recovered ("1": a shutdown
+// puts it back; "0": a busy worker hands it on unstarted). Puts the caller's
+// own running job back. Returns "ok" or "lost".
 var requeueScript = goredis.NewScript(luaPrelude + `
 local id, token = ARGV[2], ARGV[3]
+if not id or not token then bad('id and token are required') end
 local st, owner = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token'))
 if st ~= 'running' or owner ~= token then return 'lost' end
 put_back(id, ARGV[4] == '1')
+commit()
 return 'ok'
 `)
 
-// sweepScript: ARGV base, now, limit, retention_ms. Reclaims expired leases
-// (cancel-requested ones become cancelled), promotes due delayed jobs and
-// deletes expired finished jobs with their index entries. Returns
-// {reclaimed, promoted, expired, job_type, ...}: the job types are those of
-// the jobs put back.
+// sweepScript: KEYS meta; ARGV base, now, limit, retention_ms. Reclaims
+// expired leases (cancel-requested ones become cancelled), promotes due
+// delayed jobs and deletes expired finished jobs with their index entries.
+// Returns {reclaimed, promoted, expired, job_type, ...}: the job types are
+// those of the jobs put back.
 var sweepScript = goredis.NewScript(luaPrelude + `
-local now, limit, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local reclaimed, promoted, expired, types = 0, 0, 0, {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, 'LIMIT', 0, limit)) do
+local now, limit, retention = int('now', ARGV[2]), int('limit', ARGV[3]), int('retention', ARGV[4])
+if limit < 1 or limit > 10000 then bad('limit must be between 1 and 10000: ' .. show(ARGV[3])) end
+if retention < 0 then bad('retention must not be negative') end
+local reclaimed, promoted, expired, types, touched = 0, 0, 0, {}, {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, limit)) do
+  touched[id] = true
   local st, cancel, tenant, jtype = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id', 'job_type'))
   if st == 'running' then
     if cancel == '1' then
       add(tenant, {running = -1, cancelled = 1})
-      redis.call('ZREM', base .. 'leases', id)
-      redis.call('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
-      redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[2], 'completed_at', ARGV[2])
-      redis.call('ZADD', base .. 'expire', now + retention, id)
+      w('ZREM', K_LEASES, id)
+      w('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
+      w('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[2], 'completed_at', ARGV[2])
+      w('ZADD', K_EXPIRE, string.format('%d', now + retention), id)
       local sid = schedule_of(id)
       if sid then finish_schedule(id, sid, 'cancelled') end
     else
@@ -297,120 +442,144 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', now, '
     end
     reclaimed = reclaimed + 1
   else
-    redis.call('ZREM', base .. 'leases', id)
+    w('ZREM', K_LEASES, id)
   end
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'delayed', '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', base .. 'delayed', id)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, limit)) do
+  w('ZREM', K_DELAYED, id)
   local st, prio = unpack(redis.call('HMGET', jk(id), 'status', 'priority'))
-  if st == 'pending' or st == 'retrying' then
-    redis.call('RPUSH', base .. 'q:' .. prio, id)
+  if (st == 'pending' or st == 'retrying') and not touched[id] then
+    touched[id] = true
+    w('RPUSH', qk(prio_ok(prio)), id)
     notify()
     promoted = promoted + 1
   end
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', base .. 'expire', '-inf', now, 'LIMIT', 0, limit)) do
-  local h = redis.call('HMGET', jk(id), 'tenant_id', 'status', 'items_total', 'items_processed', 'items_succeeded', 'items_failed',
-    'started_at', 'completed_at')
-  local tenant, st = h[1], h[2]
-  if tenant then
-    redis.call('ZREM', base .. 't:' .. tenant, id)
-    local d = {items_total = -(tonumber(h[3]) or 0), items_processed = -(tonumber(h[4]) or 0),
-      items_succeeded = -(tonumber(h[5]) or 0), items_failed = -(tonumber(h[6]) or 0)}
-    d[st] = -1
-    if st == 'completed' and h[7] and h[8] then
-      d.duration_ms = tonumber(h[7]) - tonumber(h[8])
-      d.durations = -1
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_EXPIRE, '-inf', now, 'LIMIT', 0, limit)) do
+  if not touched[id] then
+    local h = redis.call('HMGET', jk(id), 'tenant_id', 'status', 'items_total', 'items_processed', 'items_succeeded',
+      'items_failed', 'started_at', 'completed_at')
+    local tenant, st = h[1], h[2]
+    if tenant then
+      w('ZREM', tk(tenant), id)
+      local d = {items_total = -(tonumber(h[3]) or 0), items_processed = -(tonumber(h[4]) or 0),
+        items_succeeded = -(tonumber(h[5]) or 0), items_failed = -(tonumber(h[6]) or 0)}
+      if st then d[st] = -1 end
+      if st == 'completed' and tonumber(h[7]) and tonumber(h[8]) then
+        d.duration_ms = tonumber(h[7]) - tonumber(h[8])
+        d.durations = -1
+      end
+      add(tenant, d)
     end
-    add(tenant, d)
+    w('DEL', jk(id))
+    w('ZREM', K_EXPIRE, id)
+    expired = expired + 1
   end
-  redis.call('DEL', jk(id))
-  redis.call('ZREM', base .. 'expire', id)
-  expired = expired + 1
 end
+commit()
 return {reclaimed, promoted, expired, unpack(types)}
 `)
 
-// cancelScript: ARGV base, id, tenant, now, retention_ms.
+// cancelScript: KEYS meta; ARGV base, id, tenant, now, retention_ms.
 // Returns "notfound", "conflict", "cancelled" or "cancelling".
 var cancelScript = goredis.NewScript(luaPrelude + `
-local id, tenant, now, retention = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local id, tenant = ARGV[2], ident('tenant_id', ARGV[3])
+local now, retention = int('now', ARGV[4]), int('retention', ARGV[5])
+if retention < 0 then bad('retention must not be negative') end
+if not id then bad('id is required') end
 local st, owner_tenant, prio = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id', 'priority'))
 if not st or owner_tenant ~= tenant then return 'notfound' end
 if terminal(st) then return 'conflict' end
 if st == 'running' then
-  redis.call('HSET', jk(id), 'cancel_requested', '1')
-  redis.call('PUBLISH', base .. 'cancel', id)
+  w('HSET', jk(id), 'cancel_requested', '1')
+  w('PUBLISH', K_CANCEL, id)
+  commit()
   return 'cancelling'
 end
-redis.call('LREM', base .. 'q:' .. prio, 0, id)
-redis.call('ZREM', base .. 'delayed', id)
+w('LREM', qk(prio_ok(prio)), 0, id)
+w('ZREM', K_DELAYED, id)
 add(tenant, {[st] = -1, cancelled = 1})
-redis.call('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[4], 'completed_at', ARGV[4])
-redis.call('ZADD', base .. 'expire', now + retention, id)
+w('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[4], 'completed_at', ARGV[4])
+w('ZADD', K_EXPIRE, string.format('%d', now + retention), id)
 local sid = schedule_of(id)
 if sid then finish_schedule(id, sid, 'cancelled') end
+commit()
 return 'cancelled'
 `)
 
-// fireScript: ARGV base, schedule_id, slot, next, now, fire ("1"/"0"),
-// max_pending, job_id, tenant, prio, field, value, ...
+// fireScript: KEYS meta; ARGV base, schedule_id, slot, next, now, fire
+// ("1"/"0"), max_pending, job_id, tenant, prio, field, value, ...
 // Advances the schedule from slot to next exactly once across replicas, and
 // when asked, creates the slot's job within max_concurrent_runs. Returns
 // "stale", "inactive", "skipped", "busy", "full" or "fired".
 var fireScript = goredis.NewScript(luaPrelude + `
 -- Times stay strings (see add).
-local sid, slot, nxt, now, fire = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local max_pending, id, tenant, prio = tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10]
-local sk = base .. 's:' .. sid
-local cur, active, maxc = unpack(redis.call('HMGET', sk, 'next_run_at', 'is_active', 'max_concurrent_runs'))
+local sid, slot, nxt, now, fire = ident('schedule id', ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local max_pending, id, tenant, prio = int('max_pending', ARGV[7]), ident('id', ARGV[8]), ident('tenant_id', ARGV[9]), prio_ok(ARGV[10])
+int('next', nxt)
+int('now', now)
+local cur, active, maxc = unpack(redis.call('HMGET', sk(sid), 'next_run_at', 'is_active', 'max_concurrent_runs'))
 if cur ~= slot then return 'stale' end
 if active ~= '1' then
-  redis.call('ZREM', base .. 's:due', sid)
+  w('ZREM', K_DUE, sid)
+  commit()
   return 'inactive'
 end
-redis.call('HSET', sk, 'next_run_at', nxt)
-redis.call('ZADD', base .. 's:due', nxt, sid)
+w('HSET', sk(sid), 'next_run_at', nxt)
+w('ZADD', K_DUE, nxt, sid)
 if fire ~= '1' then
-  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+  w('HINCRBY', sk(sid), 'skipped_runs', '1')
+  commit()
   return 'skipped'
 end
-local ak = base .. 's:active:' .. sid
+local ak = srk(sid)
 -- Drop members whose job is gone or finished (expired, cancelled elsewhere).
-for _, jid in ipairs(redis.call('SMEMBERS', ak)) do
+local members = redis.call('SMEMBERS', ak)
+local live = #members
+for _, jid in ipairs(members) do
   local st = redis.call('HGET', jk(jid), 'status')
-  if not st or terminal(st) then redis.call('SREM', ak, jid) end
+  if not st or terminal(st) then
+    w('SREM', ak, jid)
+    live = live - 1
+  end
 end
-if redis.call('SCARD', ak) >= tonumber(maxc or '1') then
-  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+if live >= int('max_concurrent_runs', maxc or '1') then
+  w('HINCRBY', sk(sid), 'skipped_runs', '1')
+  commit()
   return 'busy'
 end
 if pending_of(tenant) >= max_pending then
-  redis.call('HINCRBY', sk, 'skipped_runs', 1)
+  w('HINCRBY', sk(sid), 'skipped_runs', '1')
+  commit()
   return 'full'
 end
 local fields = {}
 for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #fields < 2 then bad('a job without fields') end
 create_job(id, tenant, now, prio, '0', fields)
-redis.call('SADD', ak, id)
-redis.call('HINCRBY', sk, 'total_runs', 1)
-redis.call('HSET', sk, 'last_run_at', now)
+w('SADD', ak, id)
+w('HINCRBY', sk(sid), 'total_runs', '1')
+w('HSET', sk(sid), 'last_run_at', now)
+commit()
 return 'fired'
 `)
 
-// progressScript: ARGV base, id, token, field, value, ... Stores a running
-// job's progress while the caller still holds its lease (a worker that lost
-// it must not overwrite the new owner's), keeping the tenant's item sums.
-// Returns "ok" or "lost".
+// progressScript: KEYS meta; ARGV base, id, token, field, value, ... Stores a
+// running job's progress while the caller still holds its lease (a worker
+// that lost it must not overwrite the new owner's), keeping the tenant's item
+// sums. Returns "ok" or "lost".
 var progressScript = goredis.NewScript(luaPrelude + `
 local id, token = ARGV[2], ARGV[3]
+if not id or not token then bad('id and token are required') end
 local h = redis.call('HMGET', jk(id), 'status', 'lease_token', 'tenant_id', 'items_processed', 'items_succeeded', 'items_failed')
 if h[1] ~= 'running' or h[2] ~= token then return 'lost' end
 local fields = {}
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', jk(id), unpack(fields))
+if #fields < 2 then bad('no progress fields') end
 local d = {}
 item_deltas(d, {h[4], h[5], h[6]}, fields)
+w('HSET', jk(id), unpack(fields))
 add(h[3], d)
+commit()
 return 'ok'
 `)

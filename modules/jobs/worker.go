@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -229,7 +230,9 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			// Redis is down: pause, then try again.
+			// Redis is down (or, logged, the script refused): pause, then
+			// try again.
+			w.logicError("dequeue", err)
 			busy = false
 			select {
 			case <-ctx.Done():
@@ -259,7 +262,7 @@ func (w *Worker) fetch(ctx, runCtx context.Context) {
 		if len(taken) == 0 {
 			// Nothing queued: wait for a notification (bounded, so that due
 			// retries promoted by any sweeper and stop requests are seen).
-			if err := w.q.rdb.BLPop(ctx, time.Second, w.q.base+"notify").Err(); err != nil && !errors.Is(err, goredis.Nil) && ctx.Err() == nil {
+			if err := w.q.rdb.BLPop(ctx, time.Second, w.q.k.notify()).Err(); err != nil && !errors.Is(err, goredis.Nil) && ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
 					return
@@ -350,7 +353,7 @@ func (w *Worker) release(id string, r *run) {
 // job put back by a shutdown, while a job handed on by a busy worker does not.
 func (w *Worker) putBack(l leased, shutdown bool) {
 	if !shutdown {
-		_ = requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.meta}, w.q.base, l.job.ID, l.token, "0").Err()
+		w.logicError("requeue", requeueScript.Run(context.Background(), w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, l.job.ID, l.token, "0").Err())
 		return
 	}
 	w.requeue(context.Background(), l.job, l.token)
@@ -358,10 +361,12 @@ func (w *Worker) putBack(l leased, shutdown bool) {
 
 // requeue puts back a job this worker leased, because it is shutting down.
 func (w *Worker) requeue(ctx context.Context, job *Job, token string) {
-	if ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, job.ID, token, "1").Text(); err == nil && ok == "ok" {
+	ok, err := requeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, job.ID, token, "1").Text()
+	if err == nil && ok == "ok" {
 		w.stats.Requeued.Add(1)
 		w.q.metrics.recovered.WithLabelValues(job.JobType).Inc()
 	}
+	w.logicError("requeue", err)
 }
 
 // notStarted handles a leased job whose context ended before it started.
@@ -390,8 +395,8 @@ func (w *Worker) dequeue(ctx context.Context, n int) ([]leased, error) {
 	// Every call's tokens differ from every other's (and each job's from its
 	// earlier leases): the worker id and a sequence number prefix the job id.
 	prefix := w.id + ":" + strconv.FormatUint(w.seq.Add(1), 36) + ":"
-	args := append([]any{w.q.base, now, now + w.cfg.Lease.Milliseconds(), w.id, min(n, maxDequeue), prefix}, order()...)
-	res, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).Slice()
+	args := append([]any{w.q.k.base, now, now + w.cfg.Lease.Milliseconds(), w.id, min(n, maxDequeue), prefix}, order()...)
+	res, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, args...).Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +457,10 @@ func (w *Worker) execute(ctx context.Context, job *Job, token string, handlerDon
 		w.finish(bg, job, token, "failed", true, nil, fmt.Errorf("no handler for job type %q in this worker", job.JobType), nil)
 		return
 	}
-	runCtx, cancelTimeout := context.WithTimeout(ctx, time.Duration(job.TimeoutSeconds)*time.Second)
+	// The stored timeout is within bounds unless the hash was altered; keep
+	// it there so that the duration cannot overflow.
+	timeout := time.Duration(min(max(job.TimeoutSeconds, 1), MaxTimeoutSeconds)) * time.Second
+	runCtx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	defer cancelTimeout()
 
 	pr := &progressor{w: w, job: job, token: token}
@@ -504,9 +512,10 @@ func safeCall(ctx context.Context, h Handler, job *Job, p Progress) (result any,
 
 // backoff is exponential with full jitter in [d/2, d].
 func (w *Worker) backoff(attempt int) time.Duration {
-	d := w.cfg.RetryBaseDelay << min(attempt, 30)
-	if d <= 0 || d > w.cfg.RetryMaxDelay {
-		d = w.cfg.RetryMaxDelay
+	// base << a cannot overflow when base <= max >> a.
+	d := w.cfg.RetryMaxDelay
+	if a := min(max(attempt, 0), 30); w.cfg.RetryBaseDelay > 0 && w.cfg.RetryBaseDelay <= w.cfg.RetryMaxDelay>>a {
+		d = w.cfg.RetryBaseDelay << a
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
@@ -604,11 +613,23 @@ func boolInt(b bool) int {
 
 func boolStr(b bool) string { return strconv.Itoa(boolInt(b)) }
 
+// logicError logs err when it is not a Redis condition (nor a cancellation):
+// a script that refused its arguments or found a key of the wrong type, which
+// retrying will not fix and an operator must see.
+func (w *Worker) logicError(what string, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	if _, ok := redis.Condition(err); !ok {
+		w.log.Error("jobs.script_failed", zap.String("script", what), zap.Error(err))
+	}
+}
+
 // renew extends the leases of running jobs; a lost lease or a cancel request
 // cancels the handler.
 func (w *Worker) renew(ctx context.Context) {
 	w.mu.Lock()
-	args := []any{w.q.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds()}
+	args := []any{w.q.k.base, w.q.now().UnixMilli(), w.cfg.Lease.Milliseconds()}
 	sent := make(map[string]*run, len(w.running))
 	for id, r := range w.running {
 		args = append(args, id, r.token)
@@ -618,8 +639,9 @@ func (w *Worker) renew(ctx context.Context) {
 	if len(args) == 3 {
 		return
 	}
-	res, err := renewScript.Run(ctx, w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+	res, err := renewScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, args...).StringSlice()
 	if err != nil {
+		w.logicError("renew", err)
 		return
 	}
 	// An answer concerns the lease whose token was sent: the job may have
@@ -650,8 +672,9 @@ func (w *Worker) cancelRun(id string, cause error) {
 // sweep reclaims expired leases, promotes due delayed jobs and deletes expired
 // finished jobs. Every replica sweeps; the script makes it safe.
 func (w *Worker) sweep(ctx context.Context) {
-	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.meta}, w.q.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Slice()
+	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Slice()
 	if err != nil || len(res) < 3 {
+		w.logicError("sweep", err)
 		return
 	}
 	if reclaimed, _ := res[0].(int64); reclaimed > 0 {
@@ -667,7 +690,7 @@ func (w *Worker) sweep(ctx context.Context) {
 
 // listenCancels cancels local handlers as soon as a cancel is published.
 func (w *Worker) listenCancels(ctx context.Context) {
-	sub := w.q.mgr.Named("pubsub").Subscribe(ctx, w.q.base+"cancel")
+	sub := w.q.mgr.Named("pubsub").Subscribe(ctx, w.q.k.cancel())
 	defer func() { _ = sub.Close() }()
 	ch := sub.Channel()
 	for {
@@ -706,8 +729,9 @@ func (p *progressor) report(ctx context.Context, u ProgressUpdate) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	args := append([]any{p.w.q.base, p.job.ID, p.token}, p.fields()...)
-	if res, err := progressScript.Run(ctx, p.w.q.rdb, []string{p.w.q.meta}, args...).Text(); err != nil || res != "ok" {
+	args := append([]any{p.w.q.k.base, p.job.ID, p.token}, p.fields()...)
+	if res, err := progressScript.Run(ctx, p.w.q.rdb, []string{p.w.q.k.meta()}, args...).Text(); err != nil || res != "ok" {
+		p.w.logicError("progress", err)
 		return
 	}
 	j := *p.job
@@ -732,9 +756,12 @@ func (p *progressor) fields() []any {
 	if !p.sent {
 		return nil
 	}
+	// What a handler reports is kept within bounds (limits.go): a percentage
+	// in [0, 100], item counters in [0, MaxItems].
 	u := p.cur
-	return []any{"progress_percent", strconv.FormatFloat(u.Percent, 'f', -1, 64), "items_processed", u.ItemsProcessed,
-		"items_succeeded", u.ItemsSucceeded, "items_failed", u.ItemsFailed, "current_item", u.CurrentItem}
+	return []any{"progress_percent", strconv.FormatFloat(clampPercent(u.Percent), 'f', -1, 64),
+		"items_processed", clampItems(u.ItemsProcessed), "items_succeeded", clampItems(u.ItemsSucceeded),
+		"items_failed", clampItems(u.ItemsFailed), "current_item", u.CurrentItem}
 }
 
 // finishReq is one job's outcome waiting for the batch that records it.
@@ -783,11 +810,11 @@ func (w *Worker) finisher(ctx context.Context) {
 			}
 		}
 		now := w.q.now().UnixMilli()
-		args := []any{w.q.base, now, now + w.cfg.Retention.Milliseconds()}
+		args := []any{w.q.k.base, now, now + w.cfg.Retention.Milliseconds()}
 		for _, r := range batch {
 			args = append(args, r.group...)
 		}
-		res, err := finishScript.Run(context.WithoutCancel(ctx), w.q.rdb, []string{w.q.meta}, args...).StringSlice()
+		res, err := finishScript.Run(context.WithoutCancel(ctx), w.q.rdb, []string{w.q.k.meta()}, args...).StringSlice()
 		for i, r := range batch {
 			switch {
 			case err != nil:
