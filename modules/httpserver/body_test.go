@@ -102,8 +102,17 @@ func (r *rawConn) write(s string) {
 
 // response reads one response, waiting at most within.
 func (r *rawConn) response(within time.Duration) (*http.Response, string, error) {
+	return r.responseTo(http.MethodGet, within)
+}
+
+// responseTo reads the final response to a request of method (after any 1xx),
+// waiting at most within.
+func (r *rawConn) responseTo(method string, within time.Duration) (*http.Response, string, error) {
 	_ = r.c.SetReadDeadline(time.Now().Add(within))
-	resp, err := http.ReadResponse(r.br, nil)
+	resp, err := http.ReadResponse(r.br, &http.Request{Method: method})
+	for err == nil && resp.StatusCode/100 == 1 {
+		resp, err = http.ReadResponse(r.br, &http.Request{Method: method})
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -259,3 +259,18 @@ func (t TLSConfig) check() map[string]string {
 	}
 	return problems
 }
+
+// probeTimeout bounds one background probe: at least a second (however short
+// health_interval is), at most the time a command may take to connect and
+// answer.
+func (c *Config) probeTimeout() time.Duration {
+	return min(max(c.HealthInterval, time.Second), c.SocketTimeout+c.SocketConnectTimeout)
+}
+
+// LossDetectionBound is the longest it takes the manager to notice that a
+// ready Redis was lost: one health_interval until the next probe plus the
+// probe's own time bound (a probe of a vanished server fails at once when the
+// connection is refused, and takes up to the bound when packets are dropped).
+func (c *Config) LossDetectionBound() time.Duration {
+	return c.HealthInterval + c.probeTimeout()
+}

@@ -360,8 +360,7 @@ func (m *Manager) monitor(ctx context.Context) {
 
 // probe pings once and moves between ready and degraded.
 func (m *Manager) probe(ctx context.Context) error {
-	timeout := min(max(m.cfg.HealthInterval, time.Second), m.cfg.SocketTimeout+m.cfg.SocketConnectTimeout)
-	err := m.ping(ctx, timeout)
+	err := m.ping(ctx, m.cfg.probeTimeout())
 	if ctx.Err() != nil {
 		return err
 	}
