@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redifx/redifx/internal/app"
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/redis/redistest"
 	"go.uber.org/goleak"
@@ -26,15 +23,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "redifx-main")
+	var cleanup func()
+	var err error
+	bin, cleanup, err = testutil.BuildRedifx()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "redifx")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building redifx:", err)
 		os.Exit(1)
 	}
@@ -45,21 +37,14 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
 // redifx runs the binary with only PATH and env in its environment.
 func redifx(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	_ = cmd.Run()
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+	return testutil.Run(t, bin, env, args...)
 }
 
 func TestHelpPrintsTheUsageAndExitsZero(t *testing.T) {
@@ -129,32 +114,13 @@ func TestTokenInProductionRefusesBeforeOtherConfigurationErrors(t *testing.T) {
 	}
 }
 
-// syncBuf is a concurrency-safe output buffer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // serveUntilReady runs "redifx serve" with env until /health/ready answers
 // 200 on port, then stops it with SIGTERM and returns its whole output.
 func serveUntilReady(t *testing.T, port int, env ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	out := &syncBuf{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -196,7 +162,7 @@ func serveUntilReady(t *testing.T, port int, env ...string) string {
 // the development secret is in use starts with a WARN, loopback does not.
 func TestServeOutputAtDevelopmentDefaults(t *testing.T) {
 	srv := redistest.Start(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	out := serveUntilReady(t, port, "REDIS__URL="+srv.URL(), "HTTP__ADDR=:"+strconv.Itoa(port))
 	if strings.Contains(out, "[GIN-debug]") || strings.Contains(out, "/health/ready") && strings.Contains(out, "-->") {
 		t.Errorf("gin's debug output at log level info:\n%s", out)
@@ -205,7 +171,7 @@ func TestServeOutputAtDevelopmentDefaults(t *testing.T) {
 		t.Errorf("no WARN for an exposed development secret:\n%s", out)
 	}
 
-	port = freePort(t)
+	port = testutil.FreePort(t)
 	out = serveUntilReady(t, port, "REDIS__URL="+srv.URL(), "HTTP__ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG__LEVEL=debug")
 	if !strings.Contains(out, "[GIN-debug]") {
 		t.Errorf("no gin debug output at log level debug:\n%s", out)

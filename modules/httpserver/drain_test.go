@@ -16,12 +16,7 @@ func TestDrainAnswersARequestOnAnIdleKeptAliveConnection(t *testing.T) {
 	cfg := testConfig()
 	cfg.DrainDelay = 3 * time.Second
 	f := start(t, cfg, echoRoutes())
-
-	c := dial(t, f.base)
-	c.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, _, err := c.response(5 * time.Second); err != nil || resp.StatusCode != 200 || resp.Close {
-		t.Fatalf("before the drain: %v %v", resp, err)
-	}
+	c := keptAlive(t, f)
 	// The connection is idle and kept alive; now the drain begins.
 	f.srv.BeginDrain()
 	c.write(post("/echo", `{"k":"v"}`, 9))
@@ -53,12 +48,7 @@ func TestDrainClosesConnectionsIdleForAWhile(t *testing.T) {
 	cfg := testConfig()
 	cfg.DrainDelay = 4 * time.Second
 	f := start(t, cfg, echoRoutes())
-
-	c := dial(t, f.base)
-	c.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-	if _, _, err := c.response(5 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := keptAlive(t, f)
 	stopped := make(chan error, 1)
 	begin := time.Now()
 	go func() { stopped <- f.srv.Stop(context.Background()) }()
@@ -79,4 +69,16 @@ func TestDrainClosesConnectionsIdleForAWhile(t *testing.T) {
 	if took := time.Since(begin); took < cfg.DrainDelay {
 		t.Errorf("Stop took %s, less than drain_delay", took)
 	}
+}
+
+// keptAlive opens a connection, has one request answered on it and leaves it
+// idle and kept alive.
+func keptAlive(t *testing.T, f *fixture) *rawConn {
+	t.Helper()
+	c := dial(t, f.base)
+	c.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _, err := c.response(5 * time.Second); err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("before the drain: %v %v", resp, err)
+	}
+	return c
 }

@@ -122,18 +122,21 @@ func TestDatabaseOutOfRangeFailsStartNamingIt(t *testing.T) {
 	startRefused(t, cfg, "redis.cache_db")
 }
 
-func tlsServer(t *testing.T) (*redistest.Server, *redistest.TLSFiles) {
+// tlsServer starts a TLS-only redis-server, demanding a client certificate
+// when requireClientCert is set.
+func tlsServer(t *testing.T, requireClientCert bool) (*redistest.Server, *redistest.TLSFiles) {
 	t.Helper()
 	if !redistest.TLSSupported() {
 		redistest.RequireReal(t)
 		t.Skip("the installed redis-server was built without TLS")
 	}
 	files := redistest.NewTLSFiles(t)
+	files.RequireClientCert = requireClientCert
 	return redistest.Start(t, redistest.WithTLS(files)), files
 }
 
 func TestUntrustedServerCertificateFailsStart(t *testing.T) {
-	srv, _ := tlsServer(t)
+	srv, _ := tlsServer(t, false)
 	other := redistest.NewTLSFiles(t) // a CA that did not sign the server's certificate
 	for _, ca := range []string{"", other.CAFile} {
 		cfg := refusedConfig(srv)
@@ -143,13 +146,7 @@ func TestUntrustedServerCertificateFailsStart(t *testing.T) {
 }
 
 func TestMissingClientCertificateFailsStart(t *testing.T) {
-	if !redistest.TLSSupported() {
-		redistest.RequireReal(t)
-		t.Skip("the installed redis-server was built without TLS")
-	}
-	files := redistest.NewTLSFiles(t)
-	files.RequireClientCert = true
-	srv := redistest.Start(t, redistest.WithTLS(files))
+	srv, files := tlsServer(t, true)
 	cfg := refusedConfig(srv)
 	cfg.TLS.Enabled, cfg.TLS.CAFile = true, files.CAFile
 	startRefused(t, cfg, "redis.tls.cert_file / redis.tls.key_file")
