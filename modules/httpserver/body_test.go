@@ -3,6 +3,7 @@ package httpserver_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 )
 
@@ -261,5 +263,20 @@ func TestStreamOutlivesTheReadTimeout(t *testing.T) {
 			t.Errorf("%q: %d events in %s", req, events, time.Since(begin))
 		}
 		_ = c.c.Close()
+	}
+}
+
+// http.read_timeout must be positive; the problem names the key.
+func TestReadTimeoutIsValidated(t *testing.T) {
+	for _, d := range []time.Duration{0, -time.Second} {
+		cfg := httpserver.DefaultConfig()
+		cfg.ReadTimeout = d
+		var fe *config.FieldError
+		if err := cfg.Validate(config.Development); !errors.As(err, &fe) || fe.Key != "read_timeout" {
+			t.Errorf("read_timeout %s: %v", d, err)
+		}
+	}
+	if d := httpserver.DefaultConfig().ReadTimeout; d != 30*time.Second {
+		t.Errorf("default %s", d)
 	}
 }

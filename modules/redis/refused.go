@@ -72,7 +72,9 @@ func (c *Config) refused(err error, client string) *ConfigError {
 			user = "redis.url (its user)"
 		}
 		return &ConfigError{Setting: user, Problem: "the Redis user lacks a permission redifx needs (see docs/operations.md for the ACL)", Err: err}
-	case strings.Contains(msg, "No such master with that name") || strings.Contains(msg, "no master"):
+	case c.Mode == ModeSentinel && (errors.Is(err, goredis.Nil) || strings.HasSuffix(msg, goredis.Nil.Error())),
+		strings.Contains(msg, "No such master with that name"):
+		// The sentinels answered "no such master" (a nil address).
 		return &ConfigError{Setting: "redis.master_name", Problem: "the sentinels know no master of this name", Err: err}
 	case strings.Contains(msg, "DB index is out of range") || strings.Contains(msg, "SELECT is not allowed in cluster mode"):
 		return &ConfigError{Setting: dbSetting(client), Problem: "Redis has no such database", Err: err}

@@ -234,3 +234,30 @@ func TestPasswordRotatedWhileRunningIsReportedAsRefused(t *testing.T) {
 	}
 	eventually(t, "ready again", 5*time.Second, m.Available)
 }
+
+func TestWrongPasswordOfASentinelMasterFailsStart(t *testing.T) {
+	redistest.RequireReal(t)
+	s := redistest.StartSentinel(t, "mymaster", redistest.WithPassword("master-pw"))
+	cfg := refusedConfig(s.Master)
+	cfg.Mode, cfg.Addrs, cfg.MasterName, cfg.Password = redis.ModeSentinel, s.Addrs(), "mymaster", "wrong-master-pw"
+	startRefused(t, cfg, "redis.password", "wrong-master-pw", "master-pw")
+}
+
+func TestWrongPasswordOfAClusterFailsStart(t *testing.T) {
+	redistest.RequireReal(t)
+	c := redistest.StartCluster(t, redistest.WithPassword("cluster-pw"))
+	cfg := redis.DefaultConfig()
+	cfg.Mode, cfg.Addrs, cfg.Password = redis.ModeCluster, c.Addrs(), "wrong-cluster-pw"
+	cfg.StartupWait, cfg.SocketTimeout, cfg.SocketConnectTimeout = 3*time.Second, 500*time.Millisecond, 500*time.Millisecond
+	// The embedded fallback is for standalone mode only; the other two
+	// environments apply.
+	startRefused(t, cfg, "redis.password", "wrong-cluster-pw", "cluster-pw")
+}
+
+func TestUnknownSentinelMasterNameFailsStart(t *testing.T) {
+	redistest.RequireReal(t)
+	s := redistest.StartSentinel(t, "mymaster")
+	cfg := refusedConfig(s.Master)
+	cfg.Mode, cfg.Addrs, cfg.MasterName = redis.ModeSentinel, s.Addrs(), "no-such-master"
+	startRefused(t, cfg, "redis.master_name")
+}
