@@ -240,6 +240,13 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
+	cfg, err := app.Load(file, environ)
+	// Production refuses first: whatever else is wrong with the configuration
+	// there, the answer is that tokens come from the identity provider.
+	if cfg.Environment.IsProduction() || config.Environment(strings.TrimSpace(lookup(environ, "ENVIRONMENT"))).IsProduction() {
+		fmt.Fprintln(stderr, "redifx token:", auth.ErrMintRefused)
+		return exitFailure
+	}
 	if bad := unknown(splitList(perms), knownPermissions); len(bad) > 0 {
 		fmt.Fprintf(stderr, "redifx token: unknown permission %s; known permissions: %s\n",
 			strings.Join(bad, ", "), strings.Join(knownPermissions, ", "))
@@ -249,13 +256,6 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "redifx token: unknown role %s; known roles: %s\n",
 			strings.Join(bad, ", "), strings.Join(knownRoles, ", "))
 		return exitUsage
-	}
-	cfg, err := app.Load(file, environ)
-	// Production refuses first: whatever else is wrong with the configuration
-	// there, the answer is that tokens come from the identity provider.
-	if cfg.Environment.IsProduction() || config.Environment(strings.TrimSpace(lookup(environ, "ENVIRONMENT"))).IsProduction() {
-		fmt.Fprintln(stderr, "redifx token:", auth.ErrMintRefused)
-		return exitFailure
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -104,6 +104,7 @@ func TestTokenInProductionRefusesBeforeOtherConfigurationErrors(t *testing.T) {
 		{"with invalid settings", []string{"ENVIRONMENT=production", "REDIS__PORT=0", "LOG__LEVEL=chatty"}, nil},
 		{"from the file", nil, []string{"--config", prodFile}},
 		{"with an unreadable file", []string{"ENVIRONMENT=production"}, []string{"--config", filepath.Join(dir, "missing.yaml")}},
+		{"with an unknown permission", []string{"ENVIRONMENT=production"}, []string{"--perm", "jobs.everything"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := redifx(t, tc.env, append([]string{"token", "--sub", "x", "--tenant", "t"}, tc.args...)...)

@@ -138,6 +138,9 @@ func warnDevelopment(log *zap.Logger, cfg *Config) {
 	}
 	if !cfg.Auth.HasKey() {
 		defaults = append(defaults, "auth: the public development token secret (redifx token mints tokens for it)")
+		if cfg.HTTP.Addr == LoopbackAddr {
+			defaults = append(defaults, "http.addr="+LoopbackAddr+" (this machine only, because of the development secret; set http.addr to listen elsewhere)")
+		}
 	}
 	if !cfg.Redis.Required {
 		defaults = append(defaults, "redis.required=false (starts without Redis)")
