@@ -32,9 +32,7 @@ const MaxJSONDepth = 64
 //     field (a number beyond the field's range included). The answer names the
 //     field where there is one.
 func BindJSON(c *gin.Context, v any) bool {
-	if ct := c.GetHeader("Content-Type"); ct != "" && !isJSONType(ct) {
-		Error(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"request body must be JSON (Content-Type: application/json), got "+strconv.Quote(ct))
+	if !JSONContentType(c) {
 		return false
 	}
 	if c.Request.Body == nil {
@@ -43,10 +41,10 @@ func BindJSON(c *gin.Context, v any) bool {
 	}
 	data, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		bodyReadError(c, err)
+		BodyReadError(c, err)
 		return false
 	}
-	if field, err := checkJSON(data); err != nil {
+	if field, err := CheckJSONObject(data); err != nil {
 		FieldError(c, http.StatusBadRequest, "invalid_body", field, "request body is not a valid JSON object: "+err.Error())
 		return false
 	}
@@ -63,10 +61,22 @@ func BindJSON(c *gin.Context, v any) bool {
 	return true
 }
 
-// bodyReadError answers a failure to read the request body: 413 beyond the
-// size limit, 408 when it did not arrive in time, 400 when the client broke it
-// off.
-func bodyReadError(c *gin.Context, err error) {
+// JSONContentType reports whether the request's Content-Type is JSON
+// (application/json or application/*+json) or absent; otherwise it answers 415
+// and returns false. For handlers that read a body without BindJSON.
+func JSONContentType(c *gin.Context) bool {
+	if ct := c.GetHeader("Content-Type"); ct != "" && !isJSONType(ct) {
+		Error(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be JSON (Content-Type: application/json), got "+strconv.Quote(ct))
+		return false
+	}
+	return true
+}
+
+// BodyReadError answers a failure to read the request body: 413 beyond the
+// size limit, 408 when it did not arrive within http.read_timeout, 400 when
+// the client broke it off. For handlers that read a body without BindJSON.
+func BodyReadError(c *gin.Context, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -102,10 +112,12 @@ func kindName(k string) string {
 	return "a " + k
 }
 
-// checkJSON checks that data is one JSON object and nothing else, with no key
-// twice in any object and no nesting beyond MaxJSONDepth. On failure it
-// returns the dotted path of the offending member, when there is one.
-func checkJSON(data []byte) (string, error) {
+// CheckJSONObject checks that data is one JSON object and nothing else (no
+// second value, no trailing content), with no key twice in any object and no
+// nesting beyond MaxJSONDepth: the rules of BindJSON, for handlers that read
+// a body themselves. On failure it returns the dotted path of the offending
+// member, when there is one, for the answer's "field".
+func CheckJSONObject(data []byte) (field string, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errors.New("the body is empty; expected a JSON object")
 	}

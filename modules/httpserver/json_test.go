@@ -2,6 +2,7 @@ package httpserver_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,4 +113,16 @@ func postJSON(t *testing.T, url, contentType, body string) (int, map[string]any)
 	var m map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+func ExampleCheckJSONObject() {
+	for _, body := range []string{`{"a":1}`, `{"a":1} {"a":2}`, `{"a":{"b":1,"b":2}}`, `null`} {
+		field, err := httpserver.CheckJSONObject([]byte(body))
+		fmt.Printf("%-22s field=%q err=%v\n", body, field, err)
+	}
+	// Output:
+	// {"a":1}                field="" err=<nil>
+	// {"a":1} {"a":2}        field="" err=unexpected content after the JSON object (only one object is allowed)
+	// {"a":{"b":1,"b":2}}    field="a.b" err=key "a.b" appears more than once
+	// null                   field="" err=expected a JSON object, got null
 }
