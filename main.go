@@ -9,6 +9,7 @@
 //	redifx token --sub U --tenant T --perm a,b [--role admin] [--ttl 1h]
 //	                                   print a signed token (not in production)
 //	redifx version                     print the version
+//	redifx help                        print the usage (also --help, and COMMAND --help)
 //
 // The configuration file may also be named by CONFIG_FILE; environment variables
 // override it (REDIS__HOST sets redis.host).
@@ -23,6 +24,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,10 +55,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && isHelp(args[0]) {
+		cmd = "help"
 	}
 	switch cmd {
 	case "serve":
-		return serve(args, environ, stderr)
+		return serve(args, environ, stdout, stderr)
 	case "config":
 		return printConfig(args, environ, stdout, stderr)
 	case "healthcheck":
@@ -65,7 +70,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return exitOK
-	case "help", "-h", "--help":
+	case "help":
 		usage(stdout)
 		return exitOK
 	}
@@ -82,33 +87,69 @@ func usage(w io.Writer) {
   redifx token --sub U --tenant T --perm jobs.read,jobs.write [--role admin] [--ttl 1h]
                                    print a signed token for this service (refused in production)
   redifx version                   print the version
+  redifx help                      print this help (also: redifx --help, redifx COMMAND --help)
 The config file may also be given as CONFIG_FILE; environment variables such as
 REDIS__HOST override it.
+Permissions: `+strings.Join(knownPermissions, ", ")+`. Roles: `+strings.Join(knownRoles, ", ")+`.
 `)
 }
 
-// loadConfig parses --config and loads the configuration; on failure it prints
-// the problems and returns ok=false.
-func loadConfig(name string, args, environ []string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, bool) {
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
+// knownPermissions are the permissions redifx's modules check; knownRoles the
+// roles they know. redifx token refuses others: a token with a misspelt
+// permission would be refused by every endpoint.
+var (
+	knownPermissions = []string{
+		auth.PermJobsRead, auth.PermJobsWrite, auth.PermJobsCancel, auth.PermJobsSchedule,
+		auth.PermRealtimeRead, auth.PermRealtimePublish, auth.PermMetricsRead, auth.PermMetricsManage,
+	}
+	knownRoles = []string{auth.RoleAdmin}
+)
+
+// parseFlags parses a command's flags (--config and those extra adds). On
+// --help it prints the usage and the command's flags to stdout and returns
+// exitOK with ok=false; on a bad command line, exitUsage with ok=false.
+func parseFlags(name string, args, environ []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (file string, code int, ok bool) {
 	fs := flag.NewFlagSet("redifx "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("config", lookup(environ, "CONFIG_FILE"), "YAML configuration file (default $CONFIG_FILE)")
+	fs.StringVar(&file, "config", lookup(environ, "CONFIG_FILE"), "YAML configuration file (default $CONFIG_FILE)")
 	if extra != nil {
 		extra(fs)
 	}
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return app.Config{}, false
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			fmt.Fprintf(stdout, "\nflags of redifx %s:\n", name)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return "", exitOK, false
+		}
+		fmt.Fprintf(stderr, "redifx %s: see redifx %s --help\n", name, name)
+		return "", exitUsage, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "redifx %s: unexpected argument %q\n", name, fs.Arg(0))
-		return app.Config{}, false
+		return "", exitUsage, false
 	}
-	cfg, err := app.Load(*file, environ)
+	return file, exitOK, true
+}
+
+// loadConfig parses the flags and loads the configuration; on --help, a bad
+// command line or a configuration problem it prints what to and returns the
+// exit code with ok=false.
+func loadConfig(name string, args, environ []string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, int, bool) {
+	file, code, ok := parseFlags(name, args, environ, stdout, stderr, extra)
+	if !ok {
+		return app.Config{}, code, false
+	}
+	cfg, err := app.Load(file, environ)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return app.Config{}, false
+		return app.Config{}, exitUsage, false
 	}
-	return cfg, true
+	return cfg, exitOK, true
 }
 
 func lookup(environ []string, key string) string {
@@ -130,9 +171,9 @@ func cut(kv string) (string, string, bool) {
 }
 
 func printConfig(args, environ []string, stdout, stderr io.Writer) int {
-	cfg, ok := loadConfig("config", args, environ, stderr, nil)
+	cfg, code, ok := loadConfig("config", args, environ, stdout, stderr, nil)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	out, err := config.MarshalRedacted(&cfg)
 	if err != nil {
@@ -148,7 +189,16 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	url := fs.String("url", "", "readiness URL (default http://127.0.0.1:<http.addr port>/health/ready)")
 	file := fs.String("config", lookup(environ, "CONFIG_FILE"), "YAML configuration file (default $CONFIG_FILE)")
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			fmt.Fprintln(stdout, "\nflags of redifx healthcheck:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "redifx healthcheck: see redifx healthcheck --help")
 		return exitUsage
 	}
 	if *url == "" {
@@ -180,14 +230,35 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 func token(args, environ []string, stdout, stderr io.Writer) int {
 	var sub, tenant, perms, roles string
 	var ttl time.Duration
-	cfg, ok := loadConfig("token", args, environ, stderr, func(fs *flag.FlagSet) {
+	file, code, ok := parseFlags("token", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&sub, "sub", "", "subject (user id); required")
 		fs.StringVar(&tenant, "tenant", "", "tenant_id")
-		fs.StringVar(&perms, "perm", "", "comma-separated permissions, e.g. jobs.read,jobs.write")
-		fs.StringVar(&roles, "role", "", "comma-separated roles, e.g. admin")
+		fs.StringVar(&perms, "perm", "", "comma-separated permissions: "+strings.Join(knownPermissions, ", "))
+		fs.StringVar(&roles, "role", "", "comma-separated roles: "+strings.Join(knownRoles, ", "))
 		fs.DurationVar(&ttl, "ttl", time.Hour, "lifetime")
 	})
 	if !ok {
+		return code
+	}
+	cfg, err := app.Load(file, environ)
+	// Production refuses first: whatever else is wrong with the configuration
+	// there, the answer is that tokens come from the identity provider.
+	if cfg.Environment.IsProduction() || config.Environment(strings.TrimSpace(lookup(environ, "ENVIRONMENT"))).IsProduction() {
+		fmt.Fprintln(stderr, "redifx token:", auth.ErrMintRefused)
+		return exitFailure
+	}
+	if bad := unknown(splitList(perms), knownPermissions); len(bad) > 0 {
+		fmt.Fprintf(stderr, "redifx token: unknown permission %s; known permissions: %s\n",
+			strings.Join(bad, ", "), strings.Join(knownPermissions, ", "))
+		return exitUsage
+	}
+	if bad := unknown(splitList(roles), knownRoles); len(bad) > 0 {
+		fmt.Fprintf(stderr, "redifx token: unknown role %s; known roles: %s\n",
+			strings.Join(bad, ", "), strings.Join(knownRoles, ", "))
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
 	tok, err := auth.Mint(cfg.Auth, cfg.Environment, auth.TokenRequest{
@@ -204,6 +275,17 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// unknown returns the items that are not in known.
+func unknown(items, known []string) []string {
+	var out []string
+	for _, it := range items {
+		if !slices.Contains(known, it) {
+			out = append(out, strconv.Quote(it))
+		}
+	}
+	return out
+}
+
 func splitList(s string) []string {
 	out := []string{}
 	for _, part := range strings.Split(s, ",") {
@@ -214,10 +296,10 @@ func splitList(s string) []string {
 	return out
 }
 
-func serve(args, environ []string, stderr io.Writer) int {
-	cfg, ok := loadConfig("serve", args, environ, stderr, nil)
+func serve(args, environ []string, stdout, stderr io.Writer) int {
+	cfg, code, ok := loadConfig("serve", args, environ, stdout, stderr, nil)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	secrets := config.SecretsOf(&cfg)
 	fail := func(what string, err error) int {

@@ -309,3 +309,50 @@ func TestNginxKeepsStreamsAlive(t *testing.T) {
 		t.Errorf("stream read timeout %ds is not above the heartbeat interval %s", timeout, hb)
 	}
 }
+
+// Every deployment names the proxy in front as trusted (so that client_ip is
+// the client's, from X-Forwarded-For) and nothing wider than a private range:
+// trusting every address would let any client choose its logged address.
+func TestTrustedProxiesNameWhatSitsInFront(t *testing.T) {
+	check := func(where string, cfg app.Config) []*net.IPNet {
+		t.Helper()
+		if len(cfg.HTTP.TrustedProxies) == 0 {
+			t.Errorf("%s: http.trusted_proxies is not set", where)
+		}
+		var nets []*net.IPNet
+		for _, p := range cfg.HTTP.TrustedProxies {
+			_, n, err := net.ParseCIDR(p)
+			if err != nil {
+				t.Errorf("%s: %q is not a CIDR", where, p)
+				continue
+			}
+			if ones, _ := n.Mask.Size(); ones < 8 || !n.IP.IsPrivate() {
+				t.Errorf("%s: %s is not a private network of the deployment", where, p)
+			}
+			nets = append(nets, n)
+		}
+		return nets
+	}
+	raw := readYAMLDocs(t, "docker-compose.yml")[0]
+	subnet, _ := dig(raw, "networks", "backend", "ipam", "config", 0, "subnet").(string)
+	_, backend, err := net.ParseCIDR(subnet)
+	if err != nil {
+		t.Fatalf("the backend network has no fixed subnet: %q", subnet)
+	}
+	for svc, env := range composeEnv(t) {
+		nets := check("docker-compose.yml "+svc, load(t, env))
+		if len(nets) != 1 || nets[0].String() != backend.String() {
+			t.Errorf("docker-compose.yml %s trusts %v, want nginx's network %s", svc, nets, backend)
+		}
+	}
+	nginx := dig(raw, "services", "nginx", "networks")
+	if fmt.Sprint(nginx) != "[backend]" {
+		t.Errorf("nginx is on %v, not on the backend network", nginx)
+	}
+	byKind, _ := k8s(t)
+	env := map[string]string{}
+	for k, v := range byKind["ConfigMap"]["data"].(map[string]any) {
+		env[k] = fmt.Sprint(v)
+	}
+	check("k8s ConfigMap", load(t, env))
+}

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"net"
 	"time"
 
 	"github.com/redifx/redifx/modules/auth"
@@ -44,11 +45,44 @@ func DefaultConfig() Config {
 	}
 }
 
+// LoopbackAddr is http.addr's default in development while tokens are checked
+// against the public development secret (auth.jwt_secret and the other keys
+// unset): anyone who can reach the port can mint an admin token, so by default
+// only this machine can.
+const LoopbackAddr = "127.0.0.1:8080"
+
 // Load reads the configuration from the defaults, file and environment.
+//
+// In development with the public development secret, http.addr defaults to
+// LoopbackAddr instead of ":8080"; an http.addr given in the file or the
+// environment wins (and warnDevelopment warns when it reaches beyond this
+// machine).
 func Load(file string, environ []string) (Config, error) {
 	cfg := DefaultConfig()
-	err := config.Load(&cfg, config.Options{File: file, Environ: environ})
+	sources := map[string]string{}
+	err := config.Load(&cfg, config.Options{File: file, Environ: environ, Sources: sources})
+	if _, set := sources["http.addr"]; !set && cfg.Environment == config.Development && !cfg.Auth.HasKey() {
+		cfg.HTTP.Addr = LoopbackAddr
+	}
 	return cfg, err
+}
+
+// exposedWithDevelopmentSecret reports whether the server accepts tokens
+// signed with the public development secret on an address other machines can
+// reach.
+func (c *Config) exposedWithDevelopmentSecret() bool {
+	if c.Environment != config.Development || c.Auth.HasKey() {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.HTTP.Addr)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // margin covers the work around the configured budgets (building clients,
@@ -104,6 +138,9 @@ func warnDevelopment(log *zap.Logger, cfg *Config) {
 	}
 	if !cfg.Auth.HasKey() {
 		defaults = append(defaults, "auth: the public development token secret (redifx token mints tokens for it)")
+		if cfg.HTTP.Addr == LoopbackAddr {
+			defaults = append(defaults, "http.addr="+LoopbackAddr+" (this machine only, because of the development secret; set http.addr to listen elsewhere)")
+		}
 	}
 	if !cfg.Redis.Required {
 		defaults = append(defaults, "redis.required=false (starts without Redis)")
@@ -111,4 +148,8 @@ func warnDevelopment(log *zap.Logger, cfg *Config) {
 	log.Warn("!!! RUNNING WITH DEVELOPMENT DEFAULTS — set ENVIRONMENT=production for a real deployment !!!",
 		zap.String("environment", string(cfg.Environment)),
 		zap.Strings("development_defaults", defaults))
+	if cfg.exposedWithDevelopmentSecret() {
+		log.Warn("!!! http.addr is reachable from other machines while tokens are checked against the public development secret: anyone who can reach it can mint an admin token; set auth.jwt_secret, or listen on "+LoopbackAddr+" !!!",
+			zap.String("http_addr", cfg.HTTP.Addr))
+	}
 }

@@ -160,3 +160,43 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// In development with the public development secret the server listens on
+// loopback only unless http.addr is given (by the file or the environment,
+// even as ":8080"); with a key, or in any other environment, the default stays
+// ":8080".
+func TestDevelopmentSecretListensOnLoopbackByDefault(t *testing.T) {
+	file := func(body string) string {
+		p := t.TempDir() + "/config.yaml"
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := "AUTH__JWT_SECRET=" + strings.Repeat("k", 32)
+	for _, tc := range []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"development defaults", "", nil, app.LoopbackAddr},
+		{"development with a secret", "", []string{key}, ":8080"},
+		{"development with a key file set to empty", "", []string{"AUTH__JWT_SECRET="}, app.LoopbackAddr},
+		{"explicit default in the environment", "", []string{"HTTP__ADDR=:8080"}, ":8080"},
+		{"explicit address in the environment", "", []string{"HTTP__ADDR=0.0.0.0:9000"}, "0.0.0.0:9000"},
+		{"explicit address in the file", file("http:\n  addr: \":7000\"\n"), nil, ":7000"},
+		{"test environment", "", []string{"ENVIRONMENT=test", key}, ":8080"},
+		{"staging", "", []string{"ENVIRONMENT=staging", key}, ":8080"},
+		{"production", "", []string{"ENVIRONMENT=production", "REDIS__HOST=r", key}, ":8080"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := app.Load(tc.file, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HTTP.Addr != tc.want {
+				t.Errorf("http.addr %q, want %q", cfg.HTTP.Addr, tc.want)
+			}
+		})
+	}
+}

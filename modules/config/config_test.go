@@ -277,3 +277,23 @@ func contains[T comparable](list []T, v T) bool {
 	}
 	return false
 }
+
+// Sources lists the keys the file or the environment set, and only those: a
+// value equal to the default counts as set when it was given.
+func TestSourcesNameWhatWasSet(t *testing.T) {
+	file := writeFile(t, "db:\n  host: localhost\n  port: 7000\n")
+	c := defaults()
+	sources := map[string]string{}
+	if err := config.Load(&c, config.Options{File: file, Environ: []string{"DB__PORT=8000", "NAME=app", "OTHER=x"}, Sources: sources}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"db.host": file, "db.port": "DB__PORT", "name": "NAME"}
+	if len(sources) != len(want) {
+		t.Errorf("sources %v, want %v", sources, want)
+	}
+	for k, v := range want {
+		if sources[k] != v {
+			t.Errorf("sources[%s] = %q, want %q", k, sources[k], v)
+		}
+	}
+}

@@ -27,6 +27,10 @@
 //	}
 //	app := fx.New(config.Supply(&cfg), redis.Module)
 //
+// To tell a value that was given from a default (for a default that depends on
+// several sections), pass Options.Sources: Load fills it with every key the file
+// or the environment set, and where from.
+//
 // Supported field types: string (and string-kinded types), bool, all integer
 // kinds, float64, time.Duration (Go syntax such as "250ms", or a plain number of
 // seconds), []string (a YAML list, or comma-separated in the environment) and

@@ -19,6 +19,11 @@ type Options struct {
 	File string
 	// Environ is the environment as "NAME=value" pairs; nil means os.Environ().
 	Environ []string
+	// Sources, when not nil, receives every key that the file or the
+	// environment set, with where its value came from (the file's path or the
+	// variable's name): what was chosen, as opposed to a default. An
+	// application uses it for defaults that depend on several sections.
+	Sources map[string]string
 }
 
 // Validator is implemented by a section (or the root struct) that checks itself.
@@ -90,6 +95,11 @@ func Load(target any, opts Options) error {
 	}
 
 	envName := currentEnvironment(user, leaves)
+	if opts.Sources != nil {
+		for k, v := range source {
+			opts.Sources[k] = v
+		}
+	}
 
 	merged := koanf.New(".")
 	for _, s := range sections {

@@ -15,6 +15,11 @@ type Config struct {
 	Addr string `koanf:"addr"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadTimeout bounds reading a request's body, counted from the end of its
+	// headers: a body that has not fully arrived by then is answered 408 (or
+	// its connection closed). Requests without a body, such as event streams,
+	// are not limited.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
 	// IdleTimeout closes keep-alive connections idle this long.
 	IdleTimeout time.Duration `koanf:"idle_timeout"`
 	// ShutdownTimeout bounds draining in-flight requests at stop.
@@ -37,6 +42,7 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:               ":8080",
 		ReadHeaderTimeout:  10 * time.Second,
+		ReadTimeout:        30 * time.Second,
 		IdleTimeout:        120 * time.Second,
 		ShutdownTimeout:    15 * time.Second,
 		MaxBodyBytes:       1 << 20,
@@ -60,6 +66,7 @@ func (c *Config) Validate(config.Environment) error {
 	}
 	errs = append(errs, config.Positive(
 		config.Setting{Key: "read_header_timeout", Value: c.ReadHeaderTimeout},
+		config.Setting{Key: "read_timeout", Value: c.ReadTimeout},
 		config.Setting{Key: "idle_timeout", Value: c.IdleTimeout},
 		config.Setting{Key: "shutdown_timeout", Value: c.ShutdownTimeout},
 		config.Setting{Key: "health_check_timeout", Value: c.HealthCheckTimeout},

@@ -13,10 +13,19 @@
 // errors use Error / Unavailable so that every error body is
 // {"error": code, "message": text}.
 //
+// Request bodies: BindJSON accepts exactly one JSON object (400 for anything
+// else, naming the field where there is one; 415 for a non-JSON Content-Type),
+// every body is capped at max_body_bytes (413) and must arrive within
+// read_timeout (408, or the connection is closed). Requests without a body,
+// such as event streams, have no read deadline.
+//
 // Shutdown: BeginDrain (called by the binary on SIGTERM, and by Stop) turns
 // readiness to 503; the listener stays open for drain_delay so that load
-// balancers stop routing; then http.Server.Shutdown waits up to shutdown_timeout
-// for in-flight requests. Streaming handlers end when Stopping() closes.
+// balancers stop routing. Kept-alive connections are not closed under a proxy
+// that may be writing into them: each answer during the drain carries
+// "Connection: close", and a connection idle for DrainIdleClose is closed.
+// Then http.Server.Shutdown waits up to shutdown_timeout for in-flight
+// requests. Streaming handlers end when Stopping() closes.
 //
 // Alone, without Fx:
 //

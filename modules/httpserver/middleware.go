@@ -1,9 +1,11 @@
 package httpserver
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -148,18 +150,53 @@ func recovery(log *zap.Logger, panics *atomic.Uint64) gin.HandlerFunc {
 	}
 }
 
-// bodyLimit answers 413 at once for a declared length over max, and caps
-// every body so that reading past max fails (see BindJSON).
-func bodyLimit(maxBytes int64) gin.HandlerFunc {
+// bodyLimit answers 413 at once for a declared length over max, caps every
+// body so that reading past max fails (see BindJSON), and gives a body
+// readTimeout to arrive (0: no limit).
+//
+// The deadline is set only on a request that has a body: one without (an event
+// stream's GET among them) is not limited, and net/http clears the deadline
+// itself once the body has been read to its end, so a handler may run for as
+// long as it needs afterwards. A connection taken over (Hijack) with its body
+// unread has the deadline cleared too.
+func bodyLimit(maxBytes int64, readTimeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > maxBytes {
+		r := c.Request
+		if r.Body == nil || r.Body == http.NoBody {
+			c.Next()
+			return
+		}
+		// First, so that whatever reads the body (a handler, or net/http
+		// discarding what a handler left) waits for it no longer.
+		if readTimeout > 0 && r.ContentLength != 0 {
+			rc := http.NewResponseController(c.Writer)
+			if rc.SetReadDeadline(time.Now().Add(readTimeout)) == nil {
+				c.Writer = &deadlineWriter{ResponseWriter: c.Writer}
+			}
+		}
+		if r.ContentLength > maxBytes {
+			c.Header("Connection", "close") // the body is not read
 			Error(c, http.StatusRequestEntityTooLarge, "body_too_large",
 				fmt.Sprintf("request body is larger than %d bytes", maxBytes))
 			return
 		}
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBytes)
-		}
+		r.Body = http.MaxBytesReader(c.Writer, r.Body, maxBytes)
 		c.Next()
 	}
 }
+
+// deadlineWriter clears the body's read deadline on a connection that a
+// handler takes over, so that a long-lived response outlives it.
+type deadlineWriter struct{ gin.ResponseWriter }
+
+// Hijack takes the connection over without the read deadline.
+func (w *deadlineWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := w.ResponseWriter.Hijack()
+	if err == nil {
+		_ = conn.SetReadDeadline(time.Time{})
+	}
+	return conn, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

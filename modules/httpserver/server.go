@@ -15,6 +15,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/health"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Route registers a module's handlers on the engine.
@@ -59,20 +60,41 @@ type Server struct {
 	stopping  chan struct{}
 	stopOnce  sync.Once
 	panics    atomic.Uint64
+
+	connMu    sync.Mutex
+	conns     map[net.Conn]time.Time // open connections: when each went idle (zero: busy or new)
+	sweepDone chan struct{}          // closed when the drain's idle sweep has ended
 }
+
+// DrainIdleClose is how long a kept-alive connection must have been idle
+// before the drain closes it. A proxy may write a request into an idle
+// connection at any moment, and a request written into a connection as it
+// closes fails without a response (nginx answers 502 and does not retry a
+// POST); proxies reuse their most recently used connection first, so one idle
+// this long is the least likely to be written into. Every response during the
+// drain closes its connection, so by the end of drain_delay no connection is
+// left idle for Shutdown to close under a proxy.
+const DrainIdleClose = time.Second
+
+// drainSweep is how often the drain looks for idle connections to close.
+const drainSweep = 100 * time.Millisecond
 
 // New builds the server: middleware in order, health endpoints, then routes.
 func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	if o.Environment != config.Development && o.Environment != "" {
+	// gin's debug mode prints every route and warnings at start-up; only
+	// when debug logging is on.
+	if o.Log.Core().Enabled(zapcore.DebugLevel) {
+		gin.SetMode(gin.DebugMode)
+	} else {
 		gin.SetMode(gin.ReleaseMode)
 	}
 	if o.Drain == nil {
 		o.Drain = NewDrain()
 	}
-	s := &Server{opts: o, log: o.Log.Named("http"), stopping: make(chan struct{}), drain: o.Drain}
+	s := &Server{opts: o, log: o.Log.Named("http"), stopping: make(chan struct{}), drain: o.Drain, conns: map[net.Conn]time.Time{}}
 	e := gin.New()
 	// The client address comes from X-Forwarded-For only behind trusted
 	// proxies; otherwise any client could choose what the logs show.
@@ -88,7 +110,7 @@ func New(o Options) *Server {
 		{Name: "request_id", Order: OrderRequestID, Handler: requestID()},
 		{Name: "access_log", Order: OrderAccessLog, Handler: accessLog(s.log)},
 		{Name: "recovery", Order: OrderRecovery, Handler: recovery(s.log, &s.panics)},
-		{Name: "body_limit", Order: OrderBodyLimit, Handler: bodyLimit(o.Config.MaxBodyBytes)},
+		{Name: "body_limit", Order: OrderBodyLimit, Handler: bodyLimit(o.Config.MaxBodyBytes, o.Config.ReadTimeout)},
 	}, o.Middleware...)
 	sort.SliceStable(mw, func(i, j int) bool { return mw[i].Order < mw[j].Order })
 	for _, m := range mw {
@@ -100,12 +122,72 @@ func New(o Options) *Server {
 	}
 	s.engine = e
 	s.srv = &http.Server{
-		Handler:           e,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.drain.Draining() {
+				// The connection closes after this answer: the proxy opens
+				// a new one, to this replica until its listener closes, then
+				// to another.
+				w.Header().Set("Connection", "close")
+			}
+			e.ServeHTTP(w, r)
+		}),
 		ReadHeaderTimeout: o.Config.ReadHeaderTimeout,
 		IdleTimeout:       o.Config.IdleTimeout,
 		ErrorLog:          zap.NewStdLog(s.log.Named("server")),
+		ConnState:         s.trackConn,
 	}
 	return s
+}
+
+// trackConn records when each connection went idle, for the drain.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	switch st {
+	case http.StateNew, http.StateActive:
+		s.conns[c] = time.Time{}
+	case http.StateIdle:
+		s.conns[c] = time.Now()
+	case http.StateHijacked, http.StateClosed:
+		delete(s.conns, c)
+	}
+}
+
+// closeIdle closes the connections idle for at least DrainIdleClose.
+func (s *Server) closeIdle() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c, since := range s.conns {
+		if !since.IsZero() && time.Since(since) >= DrainIdleClose {
+			_ = c.Close()
+			delete(s.conns, c)
+		}
+	}
+}
+
+// sweepIdle waits for the drain, then closes idle connections (see
+// DrainIdleClose) until Shutdown begins.
+func (s *Server) sweepIdle() {
+	defer close(s.sweepDone)
+	select {
+	case <-s.drain.Done():
+	case <-s.stopping:
+		return
+	case <-s.serveDone:
+		return
+	}
+	t := time.NewTicker(drainSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-s.serveDone:
+			return
+		case <-t.C:
+			s.closeIdle()
+		}
+	}
 }
 
 // Engine returns the gin engine (for tests and for mounting extra handlers
@@ -113,7 +195,7 @@ func New(o Options) *Server {
 func (s *Server) Engine() *gin.Engine { return s.engine }
 
 // Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
 // Panics returns how many handler panics were recovered.
 func (s *Server) Panics() uint64 { return s.panics.Load() }
@@ -135,11 +217,13 @@ func (s *Server) Draining() bool { return s.drain.Draining() }
 
 // BeginDrain makes readiness answer 503 from now on and signals the Drain. The
 // binary calls it the moment SIGTERM arrives; Stop calls it too.
+//
+// Connections stay open: a request a proxy writes into a kept-alive one gets
+// a real answer, with "Connection: close", so that the proxy does not reuse
+// it; a connection idle for DrainIdleClose is closed. Shutdown, after
+// drain_delay, closes the listener and whatever connection is left.
 func (s *Server) BeginDrain() {
 	if s.drain.Begin() {
-		// Answers from now on close their connection, so that a proxy does not
-		// reuse one that Shutdown is about to close under it.
-		s.srv.SetKeepAlivesEnabled(false)
 		s.log.Info("http.draining", zap.Duration("drain_delay", s.opts.Config.DrainDelay))
 	}
 }
@@ -153,6 +237,8 @@ func (s *Server) Start(context.Context) error {
 	}
 	s.ln = ln
 	s.serveDone = make(chan struct{})
+	s.sweepDone = make(chan struct{})
+	go s.sweepIdle()
 	s.log.Info("http.listening", zap.String("addr", ln.Addr().String()))
 	go func() {
 		defer close(s.serveDone)
@@ -180,6 +266,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		}
 	}
 	s.stopOnce.Do(func() { close(s.stopping) })
+	<-s.sweepDone
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Config.ShutdownTimeout)
 	defer cancel()
 	err := s.srv.Shutdown(shutCtx)

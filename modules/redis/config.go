@@ -1,6 +1,8 @@
 package redis
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -191,6 +193,9 @@ func (c *Config) Validate(env config.Environment) error {
 			bad(key, "cannot read %s: %v", f, errors.Unwrap(err))
 		}
 	}
+	for key, problem := range c.TLS.check() {
+		bad(key, "%s", problem)
+	}
 	if c.KeyPrefix == "" {
 		bad("key_prefix", "must not be empty: every key is namespaced")
 	}
@@ -231,4 +236,41 @@ func (c *Config) Addr() string {
 		return "(unparsable redis.url)"
 	}
 	return net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+}
+
+// check loads the files that exist (a missing one is reported apart) and
+// returns a problem per key: a CA file without a PEM certificate, a
+// certificate and key that do not load or do not match.
+func (t TLSConfig) check() map[string]string {
+	problems := map[string]string{}
+	if t.CAFile != "" {
+		if pem, err := os.ReadFile(t.CAFile); err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			problems["tls.ca_file"] = fmt.Sprintf("%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" && t.KeyFile != "" {
+		_, errCert := os.Stat(t.CertFile)
+		_, errKey := os.Stat(t.KeyFile)
+		if errCert == nil && errKey == nil {
+			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				problems["tls.cert_file"] = fmt.Sprintf("cannot load the certificate %s with the key %s: %v", t.CertFile, t.KeyFile, err)
+			}
+		}
+	}
+	return problems
+}
+
+// probeTimeout bounds one background probe: at least a second (however short
+// health_interval is), at most the time a command may take to connect and
+// answer.
+func (c *Config) probeTimeout() time.Duration {
+	return min(max(c.HealthInterval, time.Second), c.SocketTimeout+c.SocketConnectTimeout)
+}
+
+// LossDetectionBound is the longest it takes the manager to notice that a
+// ready Redis was lost: one health_interval until the next probe plus the
+// probe's own time bound (a probe of a vanished server fails at once when the
+// connection is refused, and takes up to the bound when packets are dropped).
+func (c *Config) LossDetectionBound() time.Duration {
+	return c.HealthInterval + c.probeTimeout()
 }

@@ -10,6 +10,16 @@
 // in-process Redis-compatible server so that the app runs on a machine without
 // Redis. Callers check Manager.Err (errors.Is(err, ErrUnavailable)) and answer 503.
 //
+// A Redis that answers but refuses the configuration — wrong password (WRONGPASS,
+// NOAUTH), an unknown or disabled ACL user, a user without a permission redifx
+// needs (NOPERM), a database that does not exist, a server certificate that does
+// not verify, a client certificate the server demands — is a *ConfigError naming
+// the setting to fix. Start fails with it in every environment: it is never a
+// reason to fall back to the embedded server or to start degraded. After a
+// successful start (a password rotated on the server, say) the manager degrades
+// with reason "refused" (Manager.Err's condition CondRefused, the health check's
+// "reason" and "setting", log event redis.refused) rather than "unreachable".
+//
 // Logical databases: besides the default client there are "cache", "session" and
 // "pubsub" clients on cache_db, session_db and pubsub_db. In cluster mode, which
 // has database 0 only, all four share one cluster client; keep their keys apart
@@ -17,7 +27,8 @@
 // max_connections, opened lazily.
 //
 // Log events an operator can alert on: redis.initialized, redis.init.failed,
-// redis.degraded, redis.reconnected, redis.embedded_fallback, redis.closed. No log
+// redis.init.refused, redis.degraded, redis.refused, redis.reconnected,
+// redis.embedded_fallback, redis.closed. No log
 // line or error carries the password.
 //
 // Used without Fx:

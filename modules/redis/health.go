@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,12 @@ type Health struct {
 	ConnectedClients *int64 `json:"connected_clients,omitempty"`
 	UsedMemoryHuman  string `json:"used_memory_human,omitempty"`
 	UptimeInSeconds  *int64 `json:"uptime_in_seconds,omitempty"`
+	// Reason is why Redis cannot be used, when it cannot: "unreachable", a
+	// server condition such as "LOADING", or "refused" when Redis answers but
+	// refuses the configured credentials or certificate (Setting names what
+	// to fix).
+	Reason  string `json:"reason,omitempty"`
+	Setting string `json:"setting,omitempty"`
 	// LatencyMS is the round trip of one PING in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	// Pool sums the pool statistics of every client.
@@ -96,6 +103,16 @@ func (m *Manager) HealthCheck(ctx context.Context) Health {
 	h.State = m.State().String()
 	if err != nil {
 		h.Status = m.downStatus()
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			h.Reason, h.Setting = CondRefused, ce.Setting
+			h.Message = "Redis at " + m.cfg.Addr() + " refuses the configured settings (" + ce.Setting + "): " + ce.Problem + ": " + ce.Err.Error()
+			return h
+		}
+		h.Reason = CondUnreachable
+		if cond, ok := Condition(err); ok {
+			h.Reason = cond
+		}
 		h.Message = "Redis unavailable at " + m.cfg.Addr() + ": " + err.Error()
 		return h
 	}
@@ -164,6 +181,12 @@ func (h Health) details() map[string]any {
 	d := map[string]any{
 		"state": h.State, "mode": h.Mode, "embedded": h.Embedded,
 		"latency_ms": h.LatencyMS, "pool": h.Pool,
+	}
+	if h.Reason != "" {
+		d["reason"] = h.Reason
+	}
+	if h.Setting != "" {
+		d["setting"] = h.Setting
 	}
 	if h.RedisVersion != "" {
 		d["redis_version"] = h.RedisVersion

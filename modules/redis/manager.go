@@ -195,7 +195,11 @@ func (m *Manager) Err() error {
 	}
 	if p := m.lastErr.Load(); p != nil && s == StateDegraded {
 		cond, ok := Condition(*p)
-		if !ok {
+		var ce *ConfigError
+		switch {
+		case errors.As(*p, &ce):
+			cond = CondRefused
+		case !ok:
 			cond = CondUnreachable
 		}
 		return &UnavailableError{Condition: cond, Err: fmt.Errorf("%s: %v", m.cfg.Addr(), *p)}
@@ -208,8 +212,23 @@ func (m *Manager) Err() error {
 // server when EmbeddedFallback is set (standalone mode), fails when Required,
 // and otherwise starts degraded. In every case that does not fail, a background
 // loop keeps probing until Stop.
+//
+// When Redis answers but refuses the configuration (wrong credentials, a user
+// without permission, a certificate that does not verify: see ConfigError),
+// Start fails at once in every environment, with the *ConfigError naming the
+// setting: a configuration error is never a reason to fall back or to start
+// degraded.
 func (m *Manager) Start(ctx context.Context) error {
 	err := m.connect(ctx)
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		m.setErr(err)
+		m.log.Error("redis.init.refused", m.fields(
+			zap.String("setting", ce.Setting), zap.String("problem", ce.Problem), zap.NamedError("cause", ce.Err))...)
+		_ = m.closeClients()
+		m.state.Store(int32(StateClosed))
+		return fmt.Errorf("redis at %s: %w", m.cfg.Addr(), ce)
+	}
 	if err != nil && m.cfg.EmbeddedFallback && m.cfg.Mode == ModeStandalone {
 		err = m.startEmbedded(ctx, err)
 	}
@@ -246,8 +265,9 @@ func (m *Manager) connect(ctx context.Context) error {
 	}
 	for {
 		err := m.ping(ctx, m.attemptTimeout(deadline))
-		if err == nil {
-			return nil
+		var ce *ConfigError
+		if err == nil || errors.As(err, &ce) {
+			return err
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			cause = err
@@ -273,12 +293,16 @@ func (m *Manager) attemptTimeout(deadline time.Time) time.Duration {
 	return max(t, 100*time.Millisecond)
 }
 
-// ping sends PING on every distinct client.
+// ping sends PING on every distinct client. An error that means Redis
+// refused the configuration is a *ConfigError.
 func (m *Manager) ping(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, nc := range m.unique {
 		if err := nc.client.Ping(ctx).Err(); err != nil {
+			if ce := m.cfg.refused(err, nc.name); ce != nil {
+				return ce
+			}
 			if len(m.unique) > 1 {
 				return fmt.Errorf("client %s: %w", nc.name, err)
 			}
@@ -336,18 +360,30 @@ func (m *Manager) monitor(ctx context.Context) {
 
 // probe pings once and moves between ready and degraded.
 func (m *Manager) probe(ctx context.Context) error {
-	timeout := min(max(m.cfg.HealthInterval, time.Second), m.cfg.SocketTimeout+m.cfg.SocketConnectTimeout)
-	err := m.ping(ctx, timeout)
+	err := m.ping(ctx, m.cfg.probeTimeout())
 	if ctx.Err() != nil {
 		return err
 	}
 	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) && m.State() == StateDegraded && !m.refusedNow() {
+			// Degraded already (unreachable, say), and now refused: say so.
+			m.log.Error("redis.refused", m.fields(
+				zap.String("setting", ce.Setting), zap.String("problem", ce.Problem), zap.NamedError("cause", ce.Err))...)
+		}
 		m.setErr(err)
 		m.transition(StateDegraded, err)
 		return err
 	}
 	m.transition(StateReady, nil)
 	return nil
+}
+
+// refusedNow reports whether the last error was a *ConfigError.
+func (m *Manager) refusedNow() bool {
+	p := m.lastErr.Load()
+	var ce *ConfigError
+	return p != nil && errors.As(*p, &ce)
 }
 
 func (m *Manager) setErr(err error) { m.lastErr.Store(&err) }
@@ -364,6 +400,15 @@ func (m *Manager) transition(to State, cause error) {
 	switch to {
 	case StateDegraded:
 		m.downSince.Store(time.Now().UnixNano())
+		var ce *ConfigError
+		if errors.As(cause, &ce) {
+			// Redis is there but refuses redifx: a password rotated on the
+			// server, a user disabled, a certificate replaced. An operator
+			// must act; retrying alone will not bring it back.
+			m.log.Error("redis.refused", m.fields(zap.String("from", from.String()), zap.Bool("required", m.cfg.Required),
+				zap.String("setting", ce.Setting), zap.String("problem", ce.Problem), zap.NamedError("cause", ce.Err))...)
+			return
+		}
 		m.log.Warn("redis.degraded", m.fields(zap.String("from", from.String()), zap.Bool("required", m.cfg.Required), zap.Error(cause))...)
 	case StateReady:
 		if from == StateDegraded {
