@@ -158,6 +158,8 @@ func Describe(err error) string {
 		return "Redis has too many clients (max number of clients reached)"
 	case CondNoReplicas:
 		return "not enough Redis replicas acknowledged the write (NOREPLICAS)"
+	case CondRefused:
+		return "Redis refuses this service's credentials or settings (see /health/redis)"
 	}
 	return "Redis is unavailable"
 }

@@ -89,3 +89,19 @@ func TestClassifyKeepsOthers(t *testing.T) {
 		t.Errorf("redis.Nil is no condition, got %q", c)
 	}
 }
+
+// Every condition has a sentence of its own, naming it, in a 503's message.
+func TestDescribeNamesEveryCondition(t *testing.T) {
+	for _, c := range []string{redis.CondOOM, redis.CondReadOnly, redis.CondLoading, redis.CondBusy, redis.CondMasterDown,
+		redis.CondClusterDown, redis.CondTryAgain, redis.CondNoReplicas} {
+		d := redis.Describe(&redis.UnavailableError{Condition: c, Err: errors.New("x")})
+		if !strings.Contains(d, c) {
+			t.Errorf("%s: %q does not name it", c, d)
+		}
+	}
+	for _, c := range []string{redis.CondUnreachable, redis.CondRefused, redis.CondMaxClients} {
+		if d := redis.Describe(&redis.UnavailableError{Condition: c, Err: errors.New("x")}); d == "Redis is unavailable" {
+			t.Errorf("%s has no sentence of its own", c)
+		}
+	}
+}
