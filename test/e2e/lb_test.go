@@ -87,6 +87,16 @@ func startBalancer(t *testing.T, ports []int) string {
 
 func startNginx(t *testing.T, nginx string, lbPort int, ports []int) string {
 	t.Helper()
+	var ups strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&ups, "server 127.0.0.1:%d max_fails=1 fail_timeout=1s;\n", p)
+	}
+	return startNginxWith(t, nginx, lbPort, ups.String())
+}
+
+// startNginxWith runs nginx with deploy/nginx.conf and the given upstreams.conf.
+func startNginxWith(t *testing.T, nginx string, lbPort int, upstreams string) string {
+	t.Helper()
 	dir := t.TempDir()
 	conf, err := filepath.Abs("../../deploy/nginx.conf")
 	if err != nil {
@@ -95,16 +105,12 @@ func startNginx(t *testing.T, nginx string, lbPort int, ports []int) string {
 	if err := os.Symlink(conf, filepath.Join(dir, "nginx.conf")); err != nil {
 		t.Fatal(err)
 	}
-	var ups strings.Builder
-	for _, p := range ports {
-		fmt.Fprintf(&ups, "server 127.0.0.1:%d max_fails=1 fail_timeout=1s;\n", p)
-	}
 	write := func(name, body string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("upstreams.conf", ups.String())
+	write("upstreams.conf", upstreams)
 	write("listen.conf", fmt.Sprintf("listen 127.0.0.1:%d;\n", lbPort))
 	cmd := exec.Command(nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers go with it
