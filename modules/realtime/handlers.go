@@ -1,8 +1,10 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -71,29 +73,76 @@ func (h *Handlers) unavailable(c *gin.Context, msg string) {
 	httpserver.Unavailable(c, h.cfg.ClientRetry, msg)
 }
 
+// bodyOverhead is how much larger than max_event_bytes a request body may be:
+// the stored event is the body re-encoded compactly, with tenant_id and
+// timestamp added.
+const bodyOverhead = 4 << 10
+
 func (h *Handlers) publish(c *gin.Context) {
 	channel := c.Param("channel")
 	if !ValidChannel(channel) {
 		httpserver.Error(c, http.StatusNotFound, "not_found", "unknown channel "+strconv.Quote(channel))
 		return
 	}
+	if owner := ChannelOwner(channel); owner != "" {
+		httpserver.Error(c, http.StatusForbidden, "forbidden", "channel "+channel+" is written by the "+owner+" module only")
+		return
+	}
+	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
+	if len(key) > MaxIdempotencyKeyBytes {
+		h.fail(c, invalid("Idempotency-Key", "must be at most %d bytes, got %d", MaxIdempotencyKeyBytes, len(key)))
+		return
+	}
+	limit := int64(h.cfg.MaxEventBytes) + bodyOverhead
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpserver.Error(c, http.StatusRequestEntityTooLarge, "event_too_large",
+				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes; realtime.max_event_bytes is "+strconv.Itoa(h.cfg.MaxEventBytes))
+			return
+		}
+		httpserver.Error(c, http.StatusBadRequest, "invalid_body", "cannot read the request body")
+		return
+	}
+	c.Request.Body = io.NopCloser(bytes.NewReader(raw))
 	var body map[string]any
 	if !httpserver.BindJSON(c, &body) {
 		return
 	}
-	id, err := h.hub.Publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, body)
+	id, replayed, err := h.hub.publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, key, body, false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": id})
+}
+
+// fail answers a publish's error: the caller's mistakes with 4xx naming what
+// is wrong, a Redis condition with 503 naming it, anything else with 500.
+func (h *Handlers) fail(c *gin.Context, err error) {
 	var ve *ValidationError
+	var tl *TooLargeError
 	switch {
-	case err == nil:
-		c.JSON(http.StatusAccepted, gin.H{"id": id})
 	case errors.As(err, &ve):
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": ve.Error(), "field": ve.Field})
+	case errors.As(err, &tl):
+		httpserver.Error(c, http.StatusRequestEntityTooLarge, "event_too_large", tl.Error())
 	case errors.Is(err, ErrWrongTenant):
 		httpserver.Error(c, http.StatusForbidden, "forbidden", "tenant_id must be the caller's tenant")
+	case errors.Is(err, ErrOwnedChannel):
+		httpserver.Error(c, http.StatusForbidden, "forbidden", err.Error())
+	case errors.Is(err, ErrIdempotencyConflict):
+		httpserver.Error(c, http.StatusUnprocessableEntity, "idempotency_conflict", "this Idempotency-Key was used with a different event")
 	case errors.Is(err, redis.ErrUnavailable):
-		h.unavailable(c, "realtime is unavailable: Redis is down")
+		h.unavailable(c, "cannot publish: "+redis.Describe(err))
+	case errors.Is(err, context.Canceled):
+		c.Abort() // the client left
 	default:
-		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "cannot publish the event")
+		httpserver.Internal(c, h.hub.log, "publishing the event", err)
 	}
 }
 
@@ -122,8 +171,8 @@ func (h *Handlers) stream(c *gin.Context) {
 		h.unavailable(c, "this instance is shutting down; reconnect")
 		return
 	}
-	if h.hub.mgr.Err() != nil {
-		h.unavailable(c, "realtime is unavailable: Redis is down")
+	if err := h.hub.mgr.Err(); err != nil {
+		h.unavailable(c, "realtime is unavailable: "+redis.Describe(err))
 		return
 	}
 	caller := auth.CallerOf(c)
@@ -135,22 +184,30 @@ func (h *Handlers) stream(c *gin.Context) {
 	// is read after registering, and live events at or before the cursor are
 	// skipped, so each event arrives once.
 	ctx := c.Request.Context()
-	reset := false
+	var reset *resetInfo
+	cursor := lastID
 	if lastID != "" {
-		var first string
-		err := h.hub.read(ctx, func() (err error) { first, err = h.hub.store.first(ctx, tenant); return err })
-		if err != nil {
-			h.unavailable(c, "realtime is unavailable: Redis is down")
+		var first, last string
+		err := h.hub.read(ctx, func() (err error) { first, last, err = h.hub.store.bounds(ctx, tenant); return err })
+		switch {
+		case errors.Is(err, redis.ErrUnavailable):
+			h.unavailable(c, "realtime is unavailable: "+redis.Describe(err))
+			return
+		case errors.Is(err, context.Canceled):
+			c.Abort()
+			return
+		case err != nil:
+			httpserver.Internal(c, h.hub.log, "reading the history", err)
 			return
 		}
-		reset = first == "" || idLess(lastID, first)
+		reset, cursor = resumePoint(lastID, first, last)
 	}
 	cl, seen, err := h.hub.register(tenant, channels)
 	if err != nil {
 		h.unavailable(c, "too many open streams; retry later")
 		return
 	}
-	cursor, known := lastID, lastID != ""
+	known := lastID != ""
 	if !known && seen != "" {
 		cursor, known = seen, true
 	}
@@ -185,11 +242,45 @@ func (h *Handlers) stream(c *gin.Context) {
 	w.head(hdr)
 	w.retry(h.cfg.ClientRetry)
 	w.eventJSON("connected", gin.H{"channels": names})
-	if reset {
-		w.eventJSON("reset", gin.H{"reason": "the requested event is older than the history", "last_event_id": lastID})
+	if reset != nil {
+		w.eventJSON("reset", gin.H{"reason": reset.reason, "cause": reset.cause, "last_event_id": lastID})
 	}
 	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt, resume: lastID != ""}
-	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ExpiresAt, stop) })
+	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ValidUntil(), stop) })
+}
+
+// resetInfo is what an "event: reset" says.
+type resetInfo struct{ cause, reason string }
+
+// Causes of a reset.
+const (
+	resetBehind = "behind" // the id is older than the history: events were dropped
+	resetAhead  = "ahead"  // the id is newer than the history: Redis lost events
+	resetEmpty  = "empty"  // the history holds nothing
+)
+
+// resumePoint decides how a stream resumed after lastID starts, given the
+// oldest and newest ids the history holds ("" when it is empty). It returns
+// the reset to announce (nil for a plain resume) and the cursor: the stream
+// replays what follows the cursor, and live events after it follow.
+//
+// An id inside the history (its bounds included) resumes right after it. An
+// id older than the history resets and replays the whole history. An id newer
+// than the newest stored one is legitimate after a failover or a Redis restart
+// that lost the last events: it resets and continues after the newest stored
+// event, so that every event stored from now on is delivered (were the cursor
+// the client's id, events with smaller new ids would be skipped). An empty
+// history resets and delivers everything stored from now on.
+func resumePoint(lastID, first, last string) (*resetInfo, string) {
+	switch {
+	case first == "":
+		return &resetInfo{resetEmpty, "the history is empty: events up to the requested one are no longer held"}, "0-0"
+	case idLess(lastID, first):
+		return &resetInfo{resetBehind, "the requested event is older than the history"}, lastID
+	case idLess(last, lastID):
+		return &resetInfo{resetAhead, "the requested event is ahead of the history: the server lost its newest events (a failover or a restart of Redis); delivery continues with the next events"}, last
+	}
+	return nil, lastID
 }
 
 // session is one open stream.

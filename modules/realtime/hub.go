@@ -181,7 +181,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 // history again, so nothing stored while the link was down is missed.
 func (h *Hub) subscribe(ctx context.Context) {
 	defer close(h.done)
-	sub := h.ps.Subscribe(ctx, h.store.channel)
+	sub := h.ps.Subscribe(ctx, h.store.keys.pubsub())
 	defer func() { _ = sub.Close() }()
 	confirmed := false
 	backoff := 50 * time.Millisecond
