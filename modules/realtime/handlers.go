@@ -163,7 +163,8 @@ func (h *Handlers) stream(c *gin.Context) {
 	lastID := strings.TrimSpace(c.GetHeader("Last-Event-ID"))
 	if lastID != "" {
 		if _, err := parseID(lastID); err != nil {
-			httpserver.Error(c, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID is not an event id of this service")
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_last_event_id",
+				"message": "Last-Event-ID is not an event id of this service (<milliseconds>-<sequence>)", "field": "Last-Event-ID"})
 			return
 		}
 	}

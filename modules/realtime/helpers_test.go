@@ -42,6 +42,12 @@ type option func(*realtime.Config, *redis.Config)
 
 func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
 	t.Helper()
+	return startInstanceAuth(t, redisURL, auth.Config{JWTSecret: secret, Leeway: 0}, opts...)
+}
+
+// startInstanceAuth is startInstance with the auth section acfg.
+func startInstanceAuth(t *testing.T, redisURL string, acfg auth.Config, opts ...option) *instance {
+	t.Helper()
 	rcfg := redis.DefaultConfig()
 	if redisURL != "" {
 		rcfg.URL = redisURL
@@ -61,7 +67,7 @@ func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
 	in := &instance{}
 	in.app = fxtest.New(t,
 		fx.NopLogger,
-		fx.Supply(rcfg, rtcfg, hcfg, auth.Config{JWTSecret: secret, Leeway: 0}, config.Test, zap.NewNop()),
+		fx.Supply(rcfg, rtcfg, hcfg, acfg, config.Test, zap.NewNop()),
 		redis.Module, auth.Module, realtime.Module, httpserver.Module,
 		fx.Populate(&in.srv, &in.hub, &in.mgr, &in.pub),
 	)
