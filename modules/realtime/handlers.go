@@ -1,8 +1,8 @@
 package realtime
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -102,12 +102,18 @@ func (h *Handlers) publish(c *gin.Context) {
 				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes; realtime.max_event_bytes is "+strconv.Itoa(h.cfg.MaxEventBytes))
 			return
 		}
-		httpserver.Error(c, http.StatusBadRequest, "invalid_body", "cannot read the request body")
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "cannot read the request body", "field": "body"})
 		return
 	}
-	c.Request.Body = io.NopCloser(bytes.NewReader(raw))
+	// One JSON object and nothing after it (json.Unmarshal refuses
+	// trailing content).
 	var body map[string]any
-	if !httpserver.BindJSON(c, &body) {
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		msg := "the request body must be one JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": msg, "field": "body"})
 		return
 	}
 	id, replayed, err := h.hub.publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, key, body, false)

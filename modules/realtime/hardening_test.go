@@ -16,6 +16,7 @@ import (
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/realtime"
 	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/redistest"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -453,5 +454,72 @@ func TestConfigValidateNamesSizeFields(t *testing.T) {
 	c := realtime.DefaultConfig()
 	if err := c.Validate("test"); err != nil || c.MaxEventBytes != 64<<10 {
 		t.Errorf("defaults: %v, max_event_bytes %d", err, c.MaxEventBytes)
+	}
+}
+
+// --- Defect 2's status rule ----------------------------------------------------
+
+// A Redis that answers but refuses writes (maxmemory reached, noeviction)
+// makes publishes 503 naming OOM, with Retry-After, while streams still open
+// and replay; a script's own error (a key holding the wrong kind of value) is
+// a 500 that names the request id. Never "Redis is down" when Redis answered.
+func TestRedisConditionsAre503AndLogicErrors500(t *testing.T) {
+	redistest.RequireReal(t) // CONFIG SET maxmemory
+	srv := startRedis(t)
+	in := startInstance(t, srv.URL())
+	rdb := srv.Client(t)
+	ctx := t.Context()
+	pub := token(t, "acme", pubPerm)
+	first := mustPublish(t, in.base, pub, "alerts", alert("before"))
+	second := mustPublish(t, in.base, pub, "alerts", alert("before-2"))
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	a := post(t, in.base+"/api/v1/realtime/alerts", pub, mustJSON(t, alert("oom")))
+	msg := fmt.Sprint(a.body["message"])
+	if a.code != 503 || a.hdr.Get("Retry-After") == "" || !strings.Contains(msg, "OOM") || strings.Contains(msg, "down") {
+		t.Errorf("publish under OOM: %d %v (Retry-After %q)", a.code, a.body, a.hdr.Get("Retry-After"))
+	}
+	a = post(t, in.base+"/api/v1/realtime/alerts", pub, mustJSON(t, alert("oom")), "Idempotency-Key", "oom-1")
+	if a.code != 503 {
+		t.Errorf("idempotent publish under OOM: %d %v", a.code, a.body)
+	}
+	// Reading still works: a resume replays what is stored.
+	c := connect(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", readPerm), "Last-Event-ID", first)
+	c.skipPreamble(t)
+	if ev := c.next(t, 2*time.Second); ev.ID != second {
+		t.Errorf("replay under OOM: %+v", ev)
+	}
+	if _, err := in.hub.ONUs(ctx, "acme"); err != nil {
+		t.Errorf("ONUs under OOM: %v", err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.XLen(ctx, streamKey("acme")).Val(); n != 2 {
+		t.Errorf("stored %d events, want the 2 published before OOM", n)
+	}
+	if n := rdb.Exists(ctx, "redifx:realtime:{acme}:idem:5:oom-1").Val(); n != 0 {
+		t.Error("the refused publish left its idempotency record")
+	}
+	mustPublish(t, in.base, pub, "alerts", alert("after")) // and it recovers
+
+	// A logic error: the tenant's stream key holds a string.
+	rdb.Set(ctx, streamKey("broken"), "not a stream", 0)
+	a = post(t, in.base+"/api/v1/realtime/alerts", token(t, "broken", pubPerm), mustJSON(t, alert("x")))
+	if a.code != 500 || a.body["error"] != "internal_error" || !strings.Contains(fmt.Sprint(a.body["message"]), "request ID") {
+		t.Errorf("publish onto a corrupt key: %d %v", a.code, a.body)
+	}
+	keys, _ := rdb.Keys(ctx, "redifx:realtime:{broken}*").Result()
+	if len(keys) != 1 {
+		t.Errorf("the failed publish wrote %v", keys)
+	}
+	_, resp := tryConnect(t, in.base+"/api/v1/realtime/alerts", token(t, "broken", readPerm), "Last-Event-ID", first)
+	resp.Body.Close()
+	if resp.StatusCode != 500 {
+		t.Errorf("resume on a corrupt key: %d", resp.StatusCode)
 	}
 }
