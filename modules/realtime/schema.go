@@ -129,6 +129,21 @@ var schemas = map[string]channelSchema{
 // ValidChannel reports whether name is a channel.
 func ValidChannel(name string) bool { _, ok := schemas[name]; return ok }
 
+// Fields returns the names of the event fields channel's schema defines
+// (besides event_type, tenant_id and timestamp), in schema order; nil for an
+// unknown channel.
+func Fields(channel string) []string {
+	sc, ok := schemas[channel]
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(sc.fields))
+	for i, f := range sc.fields {
+		out[i] = f.name
+	}
+	return out
+}
+
 // ChannelOwner returns the module that owns channel — only it writes the
 // channel, through the Go API — or "" when callers with realtime.publish may
 // publish there over HTTP.
