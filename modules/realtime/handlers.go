@@ -253,6 +253,9 @@ func (h *Handlers) stream(c *gin.Context) {
 		w.eventJSON("reset", gin.H{"reason": reset.reason, "cause": reset.cause, "last_event_id": lastID})
 	}
 	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt, resume: lastID != ""}
+	if s.resume {
+		s.replayedUpTo = cursor // the client has everything up to its resume point
+	}
 	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ValidUntil(), stop) })
 }
 
@@ -298,6 +301,13 @@ type session struct {
 	all         bool
 	cursor      string
 	cursorKnown bool      // false until the first event when the tenant had none
+	// replayedUpTo is the newest id the client has from history (its resume
+	// point, then each catch-up's last event), "" when none: live events at
+	// or before it were sent from history already. Live events are compared
+	// with it, not with the cursor, so that a cursor ahead of Redis's ids (an
+	// id Redis lost in a failover, dispatched live before) never swallows the
+	// events that follow.
+	replayedUpTo string
 	connectedAt time.Time // start of a catch-up when the cursor is not known
 	resume      bool      // the client sent Last-Event-ID
 }
@@ -330,6 +340,11 @@ func (s *session) serve(conn net.Conn, expires time.Time, stop <-chan struct{}) 
 		return
 	}
 	s.run(ctx, expires, stop)
+}
+
+// isNew reports whether a live event was not sent from history already.
+func (s *session) isNew(ev *Event) bool {
+	return s.replayedUpTo == "" || idLess(s.replayedUpTo, ev.ID)
 }
 
 func (s *session) send(ev *Event) {
@@ -366,6 +381,7 @@ func (s *session) catchUp(ctx context.Context) bool {
 			} else {
 				s.cursor = ev.ID
 			}
+			s.replayedUpTo = ev.ID
 		}
 		if len(evs) > 0 && s.w.flush() != nil {
 			return false
@@ -388,7 +404,7 @@ func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct
 	for {
 		select {
 		case ev := <-s.cl.events:
-			if !idLess(s.cursor, ev.ID) {
+			if !s.isNew(ev) {
 				continue // already sent from history
 			}
 			s.send(ev)
@@ -396,7 +412,7 @@ func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct
 			for more := true; more; {
 				select {
 				case ev := <-s.cl.events:
-					if idLess(s.cursor, ev.ID) {
+					if s.isNew(ev) {
 						s.send(ev)
 					}
 				default:

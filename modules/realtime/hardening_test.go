@@ -523,3 +523,28 @@ func TestRedisConditionsAre503AndLogicErrors500(t *testing.T) {
 		t.Errorf("resume on a corrupt key: %d", resp.StatusCode)
 	}
 }
+
+// Sibling of the future Last-Event-ID: this process saw an id that Redis then
+// lost (announced just before a failover or restart). Streams opened later
+// without Last-Event-ID must still get the live events with smaller ids.
+func TestStreamsOpenedAfterALostFutureIDGetLiveEvents(t *testing.T) {
+	srv := startRedis(t)
+	in := startInstance(t, srv.URL())
+	rdb := srv.Client(t)
+	// The announcement of an event the old master stored, then lost.
+	lost := `{"t":"acme","id":"99999999999999-0","c":"alerts","e":"alert.raised","d":{"alert_id":"lost"}}`
+	witness := connect(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", readPerm))
+	witness.skipPreamble(t)
+	if err := rdb.Publish(t.Context(), "redifx:realtime:events", lost).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := witness.next(t, 2*time.Second); ev.ID != "99999999999999-0" {
+		t.Fatalf("the lost event was not dispatched: %+v", ev)
+	}
+	c := connect(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", readPerm))
+	c.skipPreamble(t)
+	live := mustPublish(t, in.base, token(t, "acme", pubPerm), "alerts", alert("after-failover"))
+	if ev := c.next(t, 3*time.Second); ev.ID != live {
+		t.Fatalf("a stream opened after the lost id missed a live event: %+v", ev)
+	}
+}

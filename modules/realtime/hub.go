@@ -249,9 +249,11 @@ func (h *Hub) dispatch(ev *Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if prev, ok := h.lastSeen[ev.Tenant]; !ok || idLess(prev, ev.ID) {
-		h.lastSeen[ev.Tenant] = ev.ID
-	}
+	// The newest is the last to arrive (one tenant's announcements leave
+	// Redis in id order), not the largest id: after a failover to a server
+	// whose ids are smaller, a largest-ever id would make every stream opened
+	// later skip live events until the ids caught up.
+	h.lastSeen[ev.Tenant] = ev.ID
 	for c := range h.tenants[ev.Tenant] {
 		if !c.wants(ev.Channel) {
 			continue
