@@ -300,7 +300,7 @@ type session struct {
 	w           *sseWriter
 	all         bool
 	cursor      string
-	cursorKnown bool      // false until the first event when the tenant had none
+	cursorKnown bool // false until the first event when the tenant had none
 	// replayedUpTo is the newest id the client has from history (its resume
 	// point, then each catch-up's last event), "" when none: live events at
 	// or before it were sent from history already. Live events are compared
@@ -308,8 +308,8 @@ type session struct {
 	// id Redis lost in a failover, dispatched live before) never swallows the
 	// events that follow.
 	replayedUpTo string
-	connectedAt time.Time // start of a catch-up when the cursor is not known
-	resume      bool      // the client sent Last-Event-ID
+	connectedAt  time.Time // start of a catch-up when the cursor is not known
+	resume       bool      // the client sent Last-Event-ID
 }
 
 const shutdownReason = "this instance is shutting down; reconnect with Last-Event-ID"
