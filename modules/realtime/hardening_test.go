@@ -548,3 +548,33 @@ func TestStreamsOpenedAfterALostFutureIDGetLiveEvents(t *testing.T) {
 		t.Fatalf("a stream opened after the lost id missed a live event: %+v", ev)
 	}
 }
+
+// The views' Go APIs no longer call every error "unavailable": a key holding
+// the wrong kind of value is the command's own error, and only Redis
+// conditions wrap redis.ErrUnavailable.
+func TestViewErrorsAreClassified(t *testing.T) {
+	srv := startRedis(t)
+	in := startInstance(t, srv.URL())
+	rdb := srv.Client(t)
+	ctx := t.Context()
+	rdb.Set(ctx, "redifx:realtime:{broken}:onus", "x", 0)
+	rdb.Set(ctx, "redifx:realtime:{broken}:clients", "x", 0)
+	if _, err := in.hub.ONUs(ctx, "broken"); err == nil || errors.Is(err, redis.ErrUnavailable) {
+		t.Errorf("ONUs on a corrupt key: %v (want a non-unavailable error)", err)
+	}
+	if _, err := in.hub.ConnectedClients(ctx, "broken"); err == nil || errors.Is(err, redis.ErrUnavailable) {
+		t.Errorf("ConnectedClients on a corrupt key: %v", err)
+	}
+	srv.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for in.mgr.Available() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := in.hub.ONUs(ctx, "acme"); !errors.Is(err, redis.ErrUnavailable) {
+		t.Errorf("ONUs with Redis gone: %v (want unavailable)", err)
+	}
+	_, err := in.pub.Publish(ctx, "acme", "alerts", alert("gone"))
+	if !errors.Is(err, redis.ErrUnavailable) || !strings.Contains(redis.Describe(err), "unreachable") {
+		t.Errorf("Publish with Redis gone: %v", err)
+	}
+}
