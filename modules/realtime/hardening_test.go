@@ -285,6 +285,32 @@ func TestPublishIdempotencyKey(t *testing.T) {
 	}
 }
 
+// The Go API's PublishOnce follows the same rules.
+func TestPublishOnceGoAPI(t *testing.T) {
+	srv := startRedis(t)
+	in := startInstance(t, srv.URL())
+	ctx := t.Context()
+	id1, replayed1, err1 := in.hub.PublishOnce(ctx, "acme", "alerts", "go-key", alert("once"))
+	id2, replayed2, err2 := in.hub.PublishOnce(ctx, "acme", "alerts", "go-key", alert("once"))
+	if err1 != nil || err2 != nil || id1 != id2 || replayed1 || !replayed2 {
+		t.Fatalf("PublishOnce twice: %s %v %v, %s %v %v", id1, replayed1, err1, id2, replayed2, err2)
+	}
+	if _, _, err := in.hub.PublishOnce(ctx, "acme", "alerts", "go-key", alert("different")); !errors.Is(err, realtime.ErrIdempotencyConflict) {
+		t.Errorf("a different event with the key: %v", err)
+	}
+	var ve *realtime.ValidationError
+	if _, _, err := in.hub.PublishOnce(ctx, "acme", "alerts", strings.Repeat("k", 256), alert("x")); !errors.As(err, &ve) || ve.Field != "Idempotency-Key" {
+		t.Errorf("a 256-byte key: %v", err)
+	}
+	// The owning module's channel is open to the Go API, with a key too.
+	if _, _, err := in.hub.PublishOnce(ctx, "acme", realtime.ChannelJobs, "job-1-done", map[string]any{"event_type": "job.completed", "job_id": "1"}); err != nil {
+		t.Errorf("PublishOnce on the jobs channel: %v", err)
+	}
+	if n := srv.Client(t).XLen(ctx, streamKey("acme")).Val(); n != 2 {
+		t.Errorf("stored %d events, want 2", n)
+	}
+}
+
 // Concurrent retries with one key store one event and all get its id.
 func TestConcurrentRetriesWithOneIdempotencyKeyStoreOneEvent(t *testing.T) {
 	srv := startRedis(t)
