@@ -185,11 +185,12 @@ func (h *Handlers) stream(c *gin.Context) {
 	caller := auth.CallerOf(c)
 	tenant := caller.TenantID
 
-	// Where this client stands: after lastID (resume), or after the newest
-	// event this process has dispatched for the tenant, taken atomically with
-	// registration: events after it arrive live. A resuming client's history
-	// is read after registering, and live events at or before the cursor are
-	// skipped, so each event arrives once.
+	// Where this client stands: after lastID (resume; see resumePoint), or
+	// after the newest event this process has dispatched for the tenant,
+	// taken atomically with registration: events dispatched from then on
+	// arrive live. A resuming client's history is read after registering, and
+	// live events at or before what history replayed are skipped
+	// (session.replayedUpTo), so each event arrives once.
 	ctx := c.Request.Context()
 	var reset *resetInfo
 	cursor := lastID
