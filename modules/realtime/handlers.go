@@ -53,7 +53,7 @@ func (h *Handlers) cors(c *gin.Context) {
 	if origin := c.GetHeader("Origin"); h.allowedOrigin(origin) {
 		c.Header("Access-Control-Allow-Origin", origin)
 		c.Header("Vary", "Origin")
-		c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
+		c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, Idempotent-Replayed")
 	}
 	c.Next()
 }
@@ -64,7 +64,7 @@ func (h *Handlers) preflight(c *gin.Context) {
 		return
 	}
 	c.Header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, X-Request-ID")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-ID")
 	c.Header("Access-Control-Max-Age", "600")
 	c.Status(http.StatusNoContent)
 }

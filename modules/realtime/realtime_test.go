@@ -485,6 +485,14 @@ func TestCORS(t *testing.T) {
 	if c.resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("stream CORS: %v", c.resp.Header)
 	}
+	// A browser may send Idempotency-Key with a publish and read whether it
+	// was a replay.
+	if r := pre("https://app.example"); !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Idempotency-Key") {
+		t.Errorf("preflight does not allow Idempotency-Key: %v", r.Header)
+	}
+	if a := post(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", pubPerm), mustJSON(t, alert("cors")), "Origin", "https://app.example"); !strings.Contains(a.hdr.Get("Access-Control-Expose-Headers"), "Idempotent-Replayed") {
+		t.Errorf("publish does not expose Idempotent-Replayed: %v", a.hdr)
+	}
 }
 
 func TestPublisherInterface(t *testing.T) {
