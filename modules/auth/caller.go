@@ -28,6 +28,21 @@ type Caller struct {
 	Permissions []string  `json:"permissions"`
 	Roles       []string  `json:"roles"`
 	ExpiresAt   time.Time `json:"expires_at"`
+
+	// leeway is the verifier's tolerance on exp (see ValidUntil).
+	leeway time.Duration
+}
+
+// ValidUntil returns the instant from which the verifier refuses the caller's
+// token: its exp plus the configured leeway (auth.leeway). Long-lived
+// requests (event streams) end then, so that one rule decides both whether a
+// token is accepted and how long a stream it opened lasts. It is the zero
+// time when the token has no expiry.
+func (c *Caller) ValidUntil() time.Time {
+	if c.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	return c.ExpiresAt.Add(c.leeway)
 }
 
 // IsAdmin reports whether the caller has the admin role.

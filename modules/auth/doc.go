@@ -10,7 +10,11 @@
 //
 // Claims: sub, tenant_id, permissions (such as "jobs.read") and roles; the
 // "admin" role holds every permission of its own tenant, never another's
-// (Caller.CanAccessTenant).
+// (Caller.CanAccessTenant). A tenant_id must be usable in Redis keys
+// (keyspace.ValidateID: 1–128 bytes of letters, digits and . _ - @ + =): a
+// token with any other is refused with 401 naming tenant_id, and Mint refuses
+// to sign one. Caller.ValidUntil is exp plus the leeway: the instant from
+// which the same token is refused, and when streams it opened end.
 //
 // Use on routes:
 //
@@ -19,7 +23,8 @@
 //	caller := auth.CallerOf(c) // or auth.FromContext(ctx)
 //
 // 401 JSON for a missing or invalid token (the reason is logged at debug with
-// the request ID, never sent); 403 JSON for a missing tenant or permission.
+// the request ID, never sent, except which claim is wrong for a genuine token
+// with an unusable tenant_id: "field": "tenant_id"); 403 JSON for a missing tenant or permission.
 // RequireStream also accepts ?access_token= on GET, for browsers' EventSource,
 // which cannot set headers: that puts the token in URLs, so the access log
 // redacts it and proxies in front must too.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redifx/redifx/modules/httpserver"
+	"github.com/redifx/redifx/modules/redis/keyspace"
 	"go.uber.org/zap"
 )
 
@@ -129,6 +130,14 @@ func (a *Authenticator) identify(c *gin.Context, stream bool) bool {
 	if err != nil {
 		a.log.Debug("auth.rejected", zap.String("request_id", httpserver.RequestID(c)), zap.String("reason", err.Error()))
 		c.Header("WWW-Authenticate", `Bearer realm="redifx"`)
+		var idErr *keyspace.IDError
+		if errors.As(err, &idErr) {
+			// The token is genuine but names a tenant that keys cannot
+			// carry: say which claim, not its value.
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "unauthorized",
+				"message": "invalid bearer token: its " + idErr.Error(), "field": idErr.Field})
+			return false
+		}
 		httpserver.Error(c, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
 		return false
 	}

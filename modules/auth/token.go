@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/redis/keyspace"
 )
 
 // ErrMintRefused is returned by Mint in production, where tokens come from the
@@ -38,6 +39,11 @@ func Mint(cfg Config, env config.Environment, r TokenRequest) (string, error) {
 	}
 	if r.Subject == "" {
 		return "", errors.New("auth: the token needs a subject (--sub)")
+	}
+	if r.TenantID != "" {
+		if err := keyspace.ValidateID("tenant_id", r.TenantID); err != nil {
+			return "", fmt.Errorf("auth: tenant %q cannot be used: %w", r.TenantID, err)
+		}
 	}
 	if r.TTL <= 0 {
 		return "", fmt.Errorf("auth: the TTL must be positive, got %s", r.TTL)

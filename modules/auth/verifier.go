@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/redis/keyspace"
 )
 
 // ErrUnauthenticated is wrapped by every token rejection. Its detail is for
@@ -87,7 +88,12 @@ func (v *Verifier) Verify(raw string) (*Caller, error) {
 	if c.Subject == "" {
 		return nil, fmt.Errorf("%w: token has no sub", ErrUnauthenticated)
 	}
-	caller := &Caller{Subject: c.Subject, TenantID: c.TenantID, Permissions: c.Permissions, Roles: c.Roles}
+	if c.TenantID != "" {
+		if err := keyspace.ValidateID("tenant_id", c.TenantID); err != nil {
+			return nil, fmt.Errorf("%w: the token's %w", ErrUnauthenticated, err)
+		}
+	}
+	caller := &Caller{Subject: c.Subject, TenantID: c.TenantID, Permissions: c.Permissions, Roles: c.Roles, leeway: v.cfg.Leeway}
 	if caller.Permissions == nil {
 		caller.Permissions = []string{}
 	}

@@ -42,7 +42,7 @@ type Dashboard struct {
 	cfg     Config
 	mgr     *redis.Manager
 	rdb     goredis.UniversalClient
-	prefix  string
+	keys    keys
 	sources []Source
 	group   singleflight.Group
 	log     *zap.Logger
@@ -59,12 +59,12 @@ func NewDashboard(cfg Config, mgr *redis.Manager, sources []Source, log *zap.Log
 	}
 	s := append([]Source(nil), sources...)
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
-	return &Dashboard{cfg: cfg, mgr: mgr, rdb: mgr.Named(redis.ClientCache), prefix: mgr.Prefix(redis.ClientCache) + "metrics:",
+	return &Dashboard{cfg: cfg, mgr: mgr, rdb: mgr.Named(redis.ClientCache), keys: newKeys(mgr.Prefix(redis.ClientCache)),
 		sources: s, log: log.Named("metrics"), computes: map[string]int{}}
 }
 
-func (d *Dashboard) cacheKey(tenant string) string { return d.prefix + "{" + tenant + "}:dashboard" }
-func (d *Dashboard) lockKey(tenant string) string  { return d.prefix + "{" + tenant + "}:lock" }
+func (d *Dashboard) cacheKey(tenant string) string { return d.keys.dashboard(tenant) }
+func (d *Dashboard) lockKey(tenant string) string  { return d.keys.lock(tenant) }
 
 // Computes returns how many times tenant's dashboard was computed by this
 // process.
@@ -105,8 +105,27 @@ type localEntry struct {
 
 // Get returns tenant's dashboard as JSON: from the in-process tier (at most
 // Config.LocalCacheTTL old there), else from Redis when fresh, else computed
-// and cached before it returns. Without Redis it is computed uncached.
+// and cached before it returns. Without Redis it is computed uncached. A
+// tenant that cannot be carried in a key is never cached (see Load).
 func (d *Dashboard) Get(ctx context.Context, tenant string) ([]byte, CacheInfo) {
+	if checkTenant(tenant) != nil {
+		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false})
+	}
+	body, info, _ := d.Load(ctx, tenant)
+	return body, info
+}
+
+// Load is Get, refusing with a *keyspace.IDError naming tenant_id (wrapping
+// ErrInvalidTenant) a tenant that cannot be carried in a key.
+func (d *Dashboard) Load(ctx context.Context, tenant string) ([]byte, CacheInfo, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, CacheInfo{}, err
+	}
+	body, info := d.get(ctx, tenant)
+	return body, info, nil
+}
+
+func (d *Dashboard) get(ctx context.Context, tenant string) ([]byte, CacheInfo) {
 	if d.mgr.Err() != nil {
 		return d.render(d.compute(ctx, tenant), CacheInfo{Available: false})
 	}
@@ -208,7 +227,7 @@ func (d *Dashboard) compute(ctx context.Context, tenant string) *cached {
 			if err != nil {
 				msg := "unavailable"
 				if errors.Is(err, redis.ErrUnavailable) {
-					msg = "unavailable: Redis is down"
+					msg = "unavailable: " + redis.Describe(err)
 				}
 				d.log.Debug("metrics.source_failed", zap.String("source", s.Name), zap.Error(err))
 				raw, _ = json.Marshal(map[string]any{"available": false, "message": msg})
@@ -248,11 +267,16 @@ func (d *Dashboard) render(c *cached, info CacheInfo) ([]byte, CacheInfo) {
 }
 
 // Invalidate drops tenant's cached dashboard (in Redis and in this process;
-// other replicas' in-process tier ages out within Config.LocalCacheTTL).
+// other replicas' in-process tier ages out within Config.LocalCacheTTL). A
+// tenant that cannot be carried in a key is a *keyspace.IDError naming
+// tenant_id; a Redis condition wraps redis.ErrUnavailable.
 func (d *Dashboard) Invalidate(ctx context.Context, tenant string) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
 	d.local.Delete(tenant)
 	if err := d.mgr.Err(); err != nil {
 		return err
 	}
-	return d.rdb.Del(ctx, d.cacheKey(tenant)).Err()
+	return redis.Classify(d.rdb.Del(ctx, d.cacheKey(tenant)).Err())
 }

@@ -16,5 +16,11 @@
 // process (single flight) and about once across replicas (a short Redis lock).
 // POST /api/v1/metrics/cache/invalidate (metrics.manage) clears the caller's
 // tenant. Without Redis the dashboard is computed uncached, never a 500; a
-// source that fails reads {"available": false, "message": …}.
+// source that fails reads {"available": false, "message": …} naming the Redis
+// condition when there is one. Invalidate answers 503 naming the condition
+// (redis.Describe), 500 with the request id for anything else.
+//
+// Keys (keys.go): prefix + "metrics:{" + tenant + "}:dashboard" and ":lock";
+// tenant ids must pass keyspace.ValidateID — Load and Invalidate refuse others
+// with an error naming tenant_id, Get computes them uncached.
 package metrics

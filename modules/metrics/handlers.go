@@ -11,6 +11,7 @@ import (
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/keyspace"
 )
 
 // Handlers serves /api/v1/metrics and, unless Config.Addr is set, /metrics.
@@ -24,6 +25,23 @@ type Handlers struct {
 // NewHandlers builds the HTTP side.
 func NewHandlers(cfg Config, dash *Dashboard, reg *prometheus.Registry, authn *auth.Authenticator) *Handlers {
 	return &Handlers{cfg: cfg, dash: dash, reg: reg, authn: authn}
+}
+
+// fail answers err: a tenant keys cannot carry 400 naming tenant_id (the
+// verifier already refuses such tokens), a Redis condition 503 naming it,
+// the client leaving nothing, anything else 500 with the request id.
+func (h *Handlers) fail(c *gin.Context, what string, err error) {
+	var idErr *keyspace.IDError
+	switch {
+	case errors.As(err, &idErr):
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": idErr.Error(), "field": idErr.Field})
+	case errors.Is(err, redis.ErrUnavailable):
+		httpserver.Unavailable(c, h.dash.mgr.Config().ReconnectInterval*3, what+" is unavailable: "+redis.Describe(err))
+	case errors.Is(err, context.Canceled):
+		c.Abort()
+	default:
+		httpserver.Internal(c, h.dash.log, what, err)
+	}
 }
 
 // Register implements httpserver.Route.
@@ -42,20 +60,19 @@ func Handler(reg *prometheus.Registry) http.Handler {
 }
 
 func (h *Handlers) dashboard(c *gin.Context) {
-	body, _ := h.dash.Get(c.Request.Context(), auth.CallerOf(c).TenantID)
+	body, _, err := h.dash.Load(c.Request.Context(), auth.CallerOf(c).TenantID)
+	if err != nil {
+		h.fail(c, "the dashboard", err)
+		return
+	}
 	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func (h *Handlers) invalidate(c *gin.Context) {
 	err := h.dash.Invalidate(c.Request.Context(), auth.CallerOf(c).TenantID)
-	switch {
-	case err == nil:
-		c.JSON(http.StatusOK, gin.H{"invalidated": true})
-	case errors.Is(err, redis.ErrUnavailable):
-		httpserver.Unavailable(c, h.dash.mgr.Config().ReconnectInterval*3, "the cache is unavailable: Redis is down")
-	case errors.Is(err, context.Canceled):
-		c.Abort()
-	default:
-		httpserver.Unavailable(c, h.dash.mgr.Config().ReconnectInterval*3, "the cache could not be cleared")
+	if err != nil {
+		h.fail(c, "the cache", err)
+		return
 	}
+	c.JSON(http.StatusOK, gin.H{"invalidated": true})
 }

@@ -13,8 +13,18 @@ type Config struct {
 	// HistorySize is how many events per tenant and channel are kept for
 	// resume (the tenant's stream holds HistorySize × number of channels).
 	HistorySize int `koanf:"history_size"`
-	// HistoryTTL drops history older than this.
+	// HistoryTTL drops history older than this. An Idempotency-Key of a
+	// publish is remembered as long.
 	HistoryTTL time.Duration `koanf:"history_ttl"`
+	// HistoryMaxBytes is each tenant's history byte budget: the oldest events
+	// are dropped, as each publish stores its own, while the history holds
+	// more (counting each event's JSON data, channel and event type). Redis
+	// needs at most about tenants × HistoryMaxBytes (plus per-entry overhead)
+	// for history.
+	HistoryMaxBytes int64 `koanf:"history_max_bytes"`
+	// MaxEventBytes is the largest event (its JSON, as stored) a publish
+	// accepts: 413 event_too_large beyond.
+	MaxEventBytes int `koanf:"max_event_bytes"`
 	// HeartbeatInterval is the period of the keep-alive comment; keep it under
 	// the load balancer's idle timeout. A dead client is reaped within one.
 	HeartbeatInterval time.Duration `koanf:"heartbeat_interval"`
@@ -35,11 +45,25 @@ type Config struct {
 	MaxRedisReads int `koanf:"max_redis_reads"`
 }
 
+// Defaults of the size limits.
+const (
+	DefaultMaxEventBytes   = 64 << 10
+	DefaultHistoryMaxBytes = 16 << 20
+	// maxEventBytesLimit bounds max_event_bytes: Redis's proto-max-bulk-len
+	// is far above it, but one event should never approach it.
+	maxEventBytesLimit = 16 << 20
+	// eventOverhead is what an event's channel and type add at most to the
+	// bytes the history budget counts.
+	eventOverhead = 1 << 10
+)
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		HistorySize:         1000,
 		HistoryTTL:          24 * time.Hour,
+		HistoryMaxBytes:     DefaultHistoryMaxBytes,
+		MaxEventBytes:       DefaultMaxEventBytes,
 		HeartbeatInterval:   15 * time.Second,
 		ClientBuffer:        256,
 		MaxClients:          20000,
@@ -65,6 +89,12 @@ func (c *Config) Validate(config.Environment) error {
 		config.Setting{Key: "client_retry", Value: c.ClientRetry},
 		config.Setting{Key: "write_timeout", Value: c.WriteTimeout},
 	)...)
+	if c.MaxEventBytes < 64 || c.MaxEventBytes > maxEventBytesLimit {
+		bad("max_event_bytes", "must be between 64 and %d, got %d", maxEventBytesLimit, c.MaxEventBytes)
+	}
+	if c.HistoryMaxBytes < int64(c.MaxEventBytes)+eventOverhead {
+		bad("history_max_bytes", "must be at least max_event_bytes + %d (%d), got %d", eventOverhead, int64(c.MaxEventBytes)+eventOverhead, c.HistoryMaxBytes)
+	}
 	if c.ClientBuffer < 1 {
 		bad("client_buffer", "must be at least 1, got %d", c.ClientBuffer)
 	}

@@ -25,12 +25,31 @@
 // A stream starts with "retry:" and "event: connected"; each event has
 // "id:", "event:" (its event_type) and "data:" (its JSON); a heartbeat comment
 // follows every heartbeat_interval. With Last-Event-ID the stream first replays
-// what followed that id (after "event: reset" when the id is older than the
-// history). Streams end with "event: shutdown" when the server drains,
-// "event: token_expired" when the token expires and "event: slow_client" when
-// the client cannot keep up. New streams get 503 JSON with Retry-After while
-// Redis is down, while draining, or when max_clients is reached.
+// what followed that id. An id outside the history gets "event: reset" first,
+// with a cause: "behind" (older than the history: the whole history follows),
+// "ahead" (newer than the newest stored event, as after a failover or a Redis
+// restart that lost the last events: the events stored from then on follow) or
+// "empty". Streams end with "event: shutdown" when the server drains,
+// "event: token_expired" when the token's exp plus auth.leeway passes (the
+// instant the middleware starts refusing the same token, see
+// auth.Caller.ValidUntil) and "event: slow_client" when the client cannot keep
+// up. New streams get 503 JSON with Retry-After while Redis is unavailable
+// (naming the condition), while draining, or when max_clients is reached.
+//
+// Publishing: an event is at most max_event_bytes (413 event_too_large); each
+// tenant's history is also held under history_max_bytes, the oldest events
+// dropped by the same script that stores a new one. POST accepts an
+// Idempotency-Key: the same key of the same tenant answers the same id and
+// stores the event once (a different event with that key: 422). A channel
+// owned by a module (ChannelOwner: jobs) is written only through the Go API;
+// HTTP publishes there get 403. Redis conditions answer 503 naming the
+// condition (redis.Describe); other errors are 500, logged with the request
+// id.
+//
+// Keys: every key and the pub/sub channel are built in keys.go; tenant ids
+// must pass keyspace.ValidateID (the Go APIs return a *ValidationError naming
+// tenant_id otherwise), and idempotency keys are length-prefixed.
 //
 // Other modules publish through the Publisher interface with the same
-// validation.
+// validation (Hub.PublishOnce adds an idempotency key).
 package realtime

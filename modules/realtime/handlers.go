@@ -2,7 +2,9 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -51,7 +53,7 @@ func (h *Handlers) cors(c *gin.Context) {
 	if origin := c.GetHeader("Origin"); h.allowedOrigin(origin) {
 		c.Header("Access-Control-Allow-Origin", origin)
 		c.Header("Vary", "Origin")
-		c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After")
+		c.Header("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, Idempotent-Replayed")
 	}
 	c.Next()
 }
@@ -62,7 +64,7 @@ func (h *Handlers) preflight(c *gin.Context) {
 		return
 	}
 	c.Header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, X-Request-ID")
+	c.Header("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-ID")
 	c.Header("Access-Control-Max-Age", "600")
 	c.Status(http.StatusNoContent)
 }
@@ -71,29 +73,82 @@ func (h *Handlers) unavailable(c *gin.Context, msg string) {
 	httpserver.Unavailable(c, h.cfg.ClientRetry, msg)
 }
 
+// bodyOverhead is how much larger than max_event_bytes a request body may be:
+// the stored event is the body re-encoded compactly, with tenant_id and
+// timestamp added.
+const bodyOverhead = 4 << 10
+
 func (h *Handlers) publish(c *gin.Context) {
 	channel := c.Param("channel")
 	if !ValidChannel(channel) {
 		httpserver.Error(c, http.StatusNotFound, "not_found", "unknown channel "+strconv.Quote(channel))
 		return
 	}
-	var body map[string]any
-	if !httpserver.BindJSON(c, &body) {
+	if owner := ChannelOwner(channel); owner != "" {
+		httpserver.Error(c, http.StatusForbidden, "forbidden", "channel "+channel+" is written by the "+owner+" module only")
 		return
 	}
-	id, err := h.hub.Publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, body)
+	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
+	if len(key) > MaxIdempotencyKeyBytes {
+		h.fail(c, invalid("Idempotency-Key", "must be at most %d bytes, got %d", MaxIdempotencyKeyBytes, len(key)))
+		return
+	}
+	limit := int64(h.cfg.MaxEventBytes) + bodyOverhead
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpserver.Error(c, http.StatusRequestEntityTooLarge, "event_too_large",
+				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes; realtime.max_event_bytes is "+strconv.Itoa(h.cfg.MaxEventBytes))
+			return
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "cannot read the request body", "field": "body"})
+		return
+	}
+	// One JSON object and nothing after it (json.Unmarshal refuses
+	// trailing content).
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		msg := "the request body must be one JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": msg, "field": "body"})
+		return
+	}
+	id, replayed, err := h.hub.publish(c.Request.Context(), auth.CallerOf(c).TenantID, channel, key, body, false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": id})
+}
+
+// fail answers a publish's error: the caller's mistakes with 4xx naming what
+// is wrong, a Redis condition with 503 naming it, anything else with 500.
+func (h *Handlers) fail(c *gin.Context, err error) {
 	var ve *ValidationError
+	var tl *TooLargeError
 	switch {
-	case err == nil:
-		c.JSON(http.StatusAccepted, gin.H{"id": id})
 	case errors.As(err, &ve):
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error", "message": ve.Error(), "field": ve.Field})
+	case errors.As(err, &tl):
+		httpserver.Error(c, http.StatusRequestEntityTooLarge, "event_too_large", tl.Error())
 	case errors.Is(err, ErrWrongTenant):
 		httpserver.Error(c, http.StatusForbidden, "forbidden", "tenant_id must be the caller's tenant")
+	case errors.Is(err, ErrOwnedChannel):
+		httpserver.Error(c, http.StatusForbidden, "forbidden", err.Error())
+	case errors.Is(err, ErrIdempotencyConflict):
+		httpserver.Error(c, http.StatusUnprocessableEntity, "idempotency_conflict", "this Idempotency-Key was used with a different event")
 	case errors.Is(err, redis.ErrUnavailable):
-		h.unavailable(c, "realtime is unavailable: Redis is down")
+		h.unavailable(c, "cannot publish: "+redis.Describe(err))
+	case errors.Is(err, context.Canceled):
+		c.Abort() // the client left
 	default:
-		httpserver.Error(c, http.StatusInternalServerError, "internal_error", "cannot publish the event")
+		httpserver.Internal(c, h.hub.log, "publishing the event", err)
 	}
 }
 
@@ -114,7 +169,8 @@ func (h *Handlers) stream(c *gin.Context) {
 	lastID := strings.TrimSpace(c.GetHeader("Last-Event-ID"))
 	if lastID != "" {
 		if _, err := parseID(lastID); err != nil {
-			httpserver.Error(c, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID is not an event id of this service")
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_last_event_id",
+				"message": "Last-Event-ID is not an event id of this service (<milliseconds>-<sequence>)", "field": "Last-Event-ID"})
 			return
 		}
 	}
@@ -122,35 +178,44 @@ func (h *Handlers) stream(c *gin.Context) {
 		h.unavailable(c, "this instance is shutting down; reconnect")
 		return
 	}
-	if h.hub.mgr.Err() != nil {
-		h.unavailable(c, "realtime is unavailable: Redis is down")
+	if err := h.hub.mgr.Err(); err != nil {
+		h.unavailable(c, "realtime is unavailable: "+redis.Describe(err))
 		return
 	}
 	caller := auth.CallerOf(c)
 	tenant := caller.TenantID
 
-	// Where this client stands: after lastID (resume), or after the newest
-	// event this process has dispatched for the tenant, taken atomically with
-	// registration: events after it arrive live. A resuming client's history
-	// is read after registering, and live events at or before the cursor are
-	// skipped, so each event arrives once.
+	// Where this client stands: after lastID (resume; see resumePoint), or
+	// after the newest event this process has dispatched for the tenant,
+	// taken atomically with registration: events dispatched from then on
+	// arrive live. A resuming client's history is read after registering, and
+	// live events at or before what history replayed are skipped
+	// (session.replayedUpTo), so each event arrives once.
 	ctx := c.Request.Context()
-	reset := false
+	var reset *resetInfo
+	cursor := lastID
 	if lastID != "" {
-		var first string
-		err := h.hub.read(ctx, func() (err error) { first, err = h.hub.store.first(ctx, tenant); return err })
-		if err != nil {
-			h.unavailable(c, "realtime is unavailable: Redis is down")
+		var first, last string
+		err := h.hub.read(ctx, func() (err error) { first, last, err = h.hub.store.bounds(ctx, tenant); return err })
+		switch {
+		case errors.Is(err, redis.ErrUnavailable):
+			h.unavailable(c, "realtime is unavailable: "+redis.Describe(err))
+			return
+		case errors.Is(err, context.Canceled):
+			c.Abort()
+			return
+		case err != nil:
+			httpserver.Internal(c, h.hub.log, "reading the history", err)
 			return
 		}
-		reset = first == "" || idLess(lastID, first)
+		reset, cursor = resumePoint(lastID, first, last)
 	}
 	cl, seen, err := h.hub.register(tenant, channels)
 	if err != nil {
 		h.unavailable(c, "too many open streams; retry later")
 		return
 	}
-	cursor, known := lastID, lastID != ""
+	known := lastID != ""
 	if !known && seen != "" {
 		cursor, known = seen, true
 	}
@@ -185,11 +250,48 @@ func (h *Handlers) stream(c *gin.Context) {
 	w.head(hdr)
 	w.retry(h.cfg.ClientRetry)
 	w.eventJSON("connected", gin.H{"channels": names})
-	if reset {
-		w.eventJSON("reset", gin.H{"reason": "the requested event is older than the history", "last_event_id": lastID})
+	if reset != nil {
+		w.eventJSON("reset", gin.H{"reason": reset.reason, "cause": reset.cause, "last_event_id": lastID})
 	}
 	s := &session{h: h, cl: cl, w: w, all: channels == nil, cursor: cursor, cursorKnown: known, connectedAt: connectedAt, resume: lastID != ""}
-	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ExpiresAt, stop) })
+	if s.resume {
+		s.replayedUpTo = cursor // the client has everything up to its resume point
+	}
+	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ValidUntil(), stop) })
+}
+
+// resetInfo is what an "event: reset" says.
+type resetInfo struct{ cause, reason string }
+
+// Causes of a reset.
+const (
+	resetBehind = "behind" // the id is older than the history: events were dropped
+	resetAhead  = "ahead"  // the id is newer than the history: Redis lost events
+	resetEmpty  = "empty"  // the history holds nothing
+)
+
+// resumePoint decides how a stream resumed after lastID starts, given the
+// oldest and newest ids the history holds ("" when it is empty). It returns
+// the reset to announce (nil for a plain resume) and the cursor: the stream
+// replays what follows the cursor, and live events after it follow.
+//
+// An id inside the history (its bounds included) resumes right after it. An
+// id older than the history resets and replays the whole history. An id newer
+// than the newest stored one is legitimate after a failover or a Redis restart
+// that lost the last events: it resets and continues after the newest stored
+// event, so that every event stored from now on is delivered (were the cursor
+// the client's id, events with smaller new ids would be skipped). An empty
+// history resets and delivers everything stored from now on.
+func resumePoint(lastID, first, last string) (*resetInfo, string) {
+	switch {
+	case first == "":
+		return &resetInfo{resetEmpty, "the history is empty: events up to the requested one are no longer held"}, "0-0"
+	case idLess(lastID, first):
+		return &resetInfo{resetBehind, "the requested event is older than the history"}, lastID
+	case idLess(last, lastID):
+		return &resetInfo{resetAhead, "the requested event is ahead of the history: the server lost its newest events (a failover or a restart of Redis); delivery continues with the next events"}, last
+	}
+	return nil, lastID
 }
 
 // session is one open stream.
@@ -199,9 +301,16 @@ type session struct {
 	w           *sseWriter
 	all         bool
 	cursor      string
-	cursorKnown bool      // false until the first event when the tenant had none
-	connectedAt time.Time // start of a catch-up when the cursor is not known
-	resume      bool      // the client sent Last-Event-ID
+	cursorKnown bool // false until the first event when the tenant had none
+	// replayedUpTo is the newest id the client has from history (its resume
+	// point, then each catch-up's last event), "" when none: live events at
+	// or before it were sent from history already. Live events are compared
+	// with it, not with the cursor, so that a cursor ahead of Redis's ids (an
+	// id Redis lost in a failover, dispatched live before) never swallows the
+	// events that follow.
+	replayedUpTo string
+	connectedAt  time.Time // start of a catch-up when the cursor is not known
+	resume       bool      // the client sent Last-Event-ID
 }
 
 const shutdownReason = "this instance is shutting down; reconnect with Last-Event-ID"
@@ -232,6 +341,11 @@ func (s *session) serve(conn net.Conn, expires time.Time, stop <-chan struct{}) 
 		return
 	}
 	s.run(ctx, expires, stop)
+}
+
+// isNew reports whether a live event was not sent from history already.
+func (s *session) isNew(ev *Event) bool {
+	return s.replayedUpTo == "" || idLess(s.replayedUpTo, ev.ID)
 }
 
 func (s *session) send(ev *Event) {
@@ -268,6 +382,7 @@ func (s *session) catchUp(ctx context.Context) bool {
 			} else {
 				s.cursor = ev.ID
 			}
+			s.replayedUpTo = ev.ID
 		}
 		if len(evs) > 0 && s.w.flush() != nil {
 			return false
@@ -290,7 +405,7 @@ func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct
 	for {
 		select {
 		case ev := <-s.cl.events:
-			if !idLess(s.cursor, ev.ID) {
+			if !s.isNew(ev) {
 				continue // already sent from history
 			}
 			s.send(ev)
@@ -298,7 +413,7 @@ func (s *session) run(ctx context.Context, expires time.Time, stop <-chan struct
 			for more := true; more; {
 				select {
 				case ev := <-s.cl.events:
-					if idLess(s.cursor, ev.ID) {
+					if s.isNew(ev) {
 						s.send(ev)
 					}
 				default:

@@ -40,7 +40,13 @@ type instance struct {
 
 type option func(*realtime.Config, *redis.Config)
 
-func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
+func startInstance(t testing.TB, redisURL string, opts ...option) *instance {
+	t.Helper()
+	return startInstanceAuth(t, redisURL, auth.Config{JWTSecret: secret, Leeway: 0}, opts...)
+}
+
+// startInstanceAuth is startInstance with the auth section acfg.
+func startInstanceAuth(t testing.TB, redisURL string, acfg auth.Config, opts ...option) *instance {
 	t.Helper()
 	rcfg := redis.DefaultConfig()
 	if redisURL != "" {
@@ -61,7 +67,7 @@ func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
 	in := &instance{}
 	in.app = fxtest.New(t,
 		fx.NopLogger,
-		fx.Supply(rcfg, rtcfg, hcfg, auth.Config{JWTSecret: secret, Leeway: 0}, config.Test, zap.NewNop()),
+		fx.Supply(rcfg, rtcfg, hcfg, acfg, config.Test, zap.NewNop()),
 		redis.Module, auth.Module, realtime.Module, httpserver.Module,
 		fx.Populate(&in.srv, &in.hub, &in.mgr, &in.pub),
 	)
@@ -73,12 +79,12 @@ func startInstance(t *testing.T, redisURL string, opts ...option) *instance {
 
 func (in *instance) stop() { in.stopMu.Do(func() { in.app.RequireStop() }) }
 
-func token(t *testing.T, tenant string, perms ...string) string {
+func token(t testing.TB, tenant string, perms ...string) string {
 	t.Helper()
 	return tokenTTL(t, tenant, time.Hour, perms...)
 }
 
-func tokenTTL(t *testing.T, tenant string, ttl time.Duration, perms ...string) string {
+func tokenTTL(t testing.TB, tenant string, ttl time.Duration, perms ...string) string {
 	t.Helper()
 	tok, err := auth.Mint(auth.Config{JWTSecret: secret}, config.Test, auth.TokenRequest{Subject: "u-" + tenant, TenantID: tenant, Permissions: perms, TTL: ttl})
 	if err != nil {
@@ -241,4 +247,4 @@ func mustPublish(t *testing.T, base, tok, channel string, body map[string]any) s
 	return out["id"].(string)
 }
 
-func startRedis(t *testing.T) *redistest.Server { return redistest.Start(t) }
+func startRedis(t testing.TB) *redistest.Server { return redistest.Start(t) }

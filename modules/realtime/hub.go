@@ -181,7 +181,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 // history again, so nothing stored while the link was down is missed.
 func (h *Hub) subscribe(ctx context.Context) {
 	defer close(h.done)
-	sub := h.ps.Subscribe(ctx, h.store.channel)
+	sub := h.ps.Subscribe(ctx, h.store.keys.pubsub())
 	defer func() { _ = sub.Close() }()
 	confirmed := false
 	backoff := 50 * time.Millisecond
@@ -249,9 +249,11 @@ func (h *Hub) dispatch(ev *Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if prev, ok := h.lastSeen[ev.Tenant]; !ok || idLess(prev, ev.ID) {
-		h.lastSeen[ev.Tenant] = ev.ID
-	}
+	// The newest is the last to arrive (one tenant's announcements leave
+	// Redis in id order), not the largest id: after a failover to a server
+	// whose ids are smaller, a largest-ever id would make every stream opened
+	// later skip live events until the ids caught up.
+	h.lastSeen[ev.Tenant] = ev.ID
 	for c := range h.tenants[ev.Tenant] {
 		if !c.wants(ev.Channel) {
 			continue

@@ -3,60 +3,181 @@ package realtime
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // publishScript stores a batch of one tenant's events, trims the history by
-// length and age, renews the key's TTL, and announces each event (one PUBLISH
-// per event, the envelope every replica decodes) — atomically, so
+// length, bytes and age, renews the keys' TTLs, and announces each event (one
+// PUBLISH per event, the envelope every replica decodes) — atomically, so
 // announcements of one tenant leave in id order.
+//
+// Every check comes before the first write (arguments, the kind of value each
+// key holds, idempotency records, counters), so an error leaves nothing
+// half-written; past the checks it only writes. Redis refuses a script for
+// OOM at its first write only, so OOM leaves nothing behind either.
+//
+// An event with an idempotency key (KEYS[idx]) whose record exists is not
+// stored again: its answer is "=" and the stored id when the fingerprint
+// matches, "!" and the stored id when it does not. Otherwise the event is
+// stored and the record written with it.
 //
 // It also keeps two views for dashboards in the same slot: the latest state
 // of each ONU (KEYS[2], a hash by serial, for onu-status events; KEYS[4] says
 // when each was last heard from, and ONUs silent for longer than the history
 // are dropped, a hundred at a time) and per-minute event counts by channel
-// (KEYS[3], kept 61 minutes).
+// (KEYS[3], kept 61 minutes). KEYS[5] holds the bytes the history holds
+// (channel, type and data of each event), recounted when it is missing.
 //
-// ARGV: max_len, cutoff_id, ttl_ms, tenant, pubsub_channel, now_ms,
-// cutoff_ms, n, then per event: channel, event_type, data, onu_serial.
-// Returns the events' ids, in order.
+// KEYS: stream, onus, counts, onus_seen, stream_bytes, then the batch's
+// idempotency records. ARGV: max_len, cutoff_ms, ttl_ms, tenant,
+// pubsub_channel, now_ms, max_bytes, n, then per event: channel, event_type,
+// data, onu_serial, idempotency key index in KEYS (0: none), fingerprint.
+// Returns one answer per event, in order.
 var publishScript = goredis.NewScript(`
-local tenant, pubsub, now, cutoff = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local ids, counts, onus = {}, {}, false
-local i = 9
-for k = 1, tonumber(ARGV[8]) do
-  local ch, et, d, serial = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'c', ch, 'e', et, 'd', d)
-  ids[k] = id
-  if serial ~= '' then
-    redis.call('HSET', KEYS[2], serial, d)
-    redis.call('ZADD', KEYS[4], now, serial)
-    onus = true
-  end
-  counts[ch] = (counts[ch] or 0) + 1
-  local env = cjson.encode({t = tenant, id = id, c = ch, e = et})
-  env = string.sub(env, 1, -2) .. ',"d":' .. d .. '}'
-  redis.call('PUBLISH', pubsub, env)
+local function bad(what) return redis.error_reply('ERR realtime publish: ' .. what) end
+local function int(v, lo)
+  local x = tonumber(v)
+  if x == nil or x ~= math.floor(x) or x < lo or x > 9007199254740991 then return nil end
+  return x
 end
-redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local maxLen, cutoff, ttl = int(ARGV[1], 1), int(ARGV[2], 0), int(ARGV[3], 1)
+local tenant, pubsub, now, maxBytes, n = ARGV[4], ARGV[5], int(ARGV[6], 0), int(ARGV[7], 1), int(ARGV[8], 0)
+if not maxLen then return bad('max_len must be a positive integer') end
+if not cutoff then return bad('cutoff_ms must be a non-negative integer') end
+if not ttl then return bad('ttl_ms must be a positive integer') end
+if not now then return bad('now_ms must be a non-negative integer') end
+if not maxBytes then return bad('max_bytes must be a positive integer') end
+if not n then return bad('n must be a non-negative integer') end
+if tenant == nil or tenant == '' or pubsub == nil or pubsub == '' then return bad('tenant and pubsub channel are required') end
+if #ARGV ~= 8 + 6 * n then return bad('expected ' .. (8 + 6 * n) .. ' arguments, got ' .. #ARGV) end
+if #KEYS < 5 then return bad('expected at least 5 keys') end
+local function isType(k, want)
+  local t = redis.call('TYPE', k)
+  t = t.ok or t
+  return t == 'none' or t == want
+end
+for i, want in ipairs({'stream', 'hash', 'hash', 'zset', 'string'}) do
+  if not isType(KEYS[i], want) then return bad('key ' .. i .. ' holds the wrong kind of value') end
+end
+local counts, chans = {}, {}
+for k = 0, n - 1 do
+  local a = 9 + 6 * k
+  local ch, et, d, idx = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 4])
+  if ch == '' or et == '' then return bad('event ' .. (k + 1) .. ' needs a channel and a type') end
+  if string.sub(d, 1, 1) ~= '{' or string.sub(d, -1) ~= '}' then return bad('event ' .. (k + 1) .. ' data must be a JSON object') end
+  if idx == nil or idx ~= math.floor(idx) or (idx ~= 0 and (idx < 6 or idx > #KEYS)) then return bad('event ' .. (k + 1) .. ' idempotency key index') end
+  if idx ~= 0 then
+    if not isType(KEYS[idx], 'string') then return bad('idempotency key ' .. idx .. ' holds the wrong kind of value') end
+    local rec = redis.call('GET', KEYS[idx])
+    if rec and not string.find(rec, '^%d+%-%d+ ') then return bad('idempotency record ' .. idx .. ' is corrupt') end
+  end
+  if not counts[ch] then counts[ch] = 0; chans[#chans + 1] = ch end
+  counts[ch] = counts[ch] + 1
+end
+if #chans > 0 then
+  local cur = redis.call('HMGET', KEYS[3], unpack(chans))
+  for i, v in ipairs(cur) do
+    if v and not int(v, 0) then return bad('count of ' .. chans[i] .. ' is not a small integer') end
+  end
+end
+local function size(fields)
+  local s = 0
+  for j = 2, #fields, 2 do s = s + #fields[j] end
+  return s
+end
+local total = redis.call('GET', KEYS[5])
+if total then
+  total = int(total, 0)
+  if not total then return bad('the byte count is corrupt') end
+else
+  total = 0
+  local from = '-'
+  while true do
+    local got = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 200)
+    for _, e in ipairs(got) do total = total + size(e[2]) end
+    if #got < 200 then break end
+    from = '(' .. got[#got][1]
+  end
+end
+-- Every check is done: from here on the script only writes.
+local out, stored, onus = {}, {}, false
+for k = 0, n - 1 do
+  local a = 9 + 6 * k
+  local ch, et, d, serial, idx, fp = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
+  local rec = false
+  if idx ~= 0 then rec = redis.call('GET', KEYS[idx]) end
+  if rec then
+    local id, was = string.match(rec, '^(%d+%-%d+) (.*)$')
+    if was == fp then out[k + 1] = '=' .. id else out[k + 1] = '!' .. id end
+    counts[ch] = counts[ch] - 1
+  else
+    local id = redis.call('XADD', KEYS[1], '*', 'c', ch, 'e', et, 'd', d)
+    out[k + 1] = id
+    total = total + #ch + #et + #d
+    if idx ~= 0 then redis.call('SET', KEYS[idx], id .. ' ' .. fp, 'PX', ttl) end
+    if serial ~= '' then
+      redis.call('HSET', KEYS[2], serial, d)
+      redis.call('ZADD', KEYS[4], now, serial)
+      onus = true
+    end
+    local env = cjson.encode({t = tenant, id = id, c = ch, e = et})
+    env = string.sub(env, 1, -2) .. ',"d":' .. d .. '}'
+    redis.call('PUBLISH', pubsub, env)
+  end
+end
+-- Trim the oldest events while the history is over its length or byte budget,
+-- or older than the cutoff: the new events are never older than the cutoff,
+-- and a single event is never over the budget, so they stay.
+local len = redis.call('XLEN', KEYS[1])
+while len > 0 do
+  local over = len > maxLen or total > maxBytes
+  local got
+  if over then
+    got = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.max(1, math.min(len - maxLen, 100)))
+  else
+    got = redis.call('XRANGE', KEYS[1], '-', '(' .. cutoff .. '-0', 'COUNT', 100)
+  end
+  local del = {}
+  for _, e in ipairs(got) do
+    local ms = tonumber(string.match(e[1], '^(%d+)'))
+    if len > maxLen or total > maxBytes or ms < cutoff then
+      del[#del + 1] = e[1]
+      total = total - size(e[2])
+      len = len - 1
+    else
+      break
+    end
+  end
+  if #del == 0 then break end
+  redis.call('XDEL', KEYS[1], unpack(del))
+end
+if len == 0 or total < 0 then total = 0 end
+if len > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('SET', KEYS[5], total, 'PX', ttl)
+else
+  redis.call('DEL', KEYS[5])
+end
 if onus then
   local stale = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff, 'LIMIT', 0, 100)
   if #stale > 0 then
     redis.call('HDEL', KEYS[2], unpack(stale))
     redis.call('ZREM', KEYS[4], unpack(stale))
   end
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
 end
-for ch, c in pairs(counts) do redis.call('HINCRBY', KEYS[3], ch, c) end
-redis.call('PEXPIRE', KEYS[3], 3660000)
-return ids
+local counted = false
+for _, ch in ipairs(chans) do
+  if counts[ch] > 0 then redis.call('HINCRBY', KEYS[3], ch, counts[ch]); counted = true end
+end
+if counted then redis.call('PEXPIRE', KEYS[3], 3660000) end
+return out
 `)
 
 // maxPublishBatch bounds the events one flush stores.
@@ -66,11 +187,13 @@ const maxPublishBatch = 256
 type publishReq struct {
 	tenant, channel, eventType, serial string
 	data                               []byte
+	idemKey, fingerprint               string // idemKey "": no idempotency
 
-	id   string
-	err  error
-	lead bool          // set before wake: this caller flushes the next batch
-	wake chan struct{} // the event is stored (or failed), or lead is set
+	id       string
+	replayed bool // the idempotency key was answered before: id is that answer
+	err      error
+	lead     bool          // set before wake: this caller flushes the next batch
+	wake     chan struct{} // the event is stored (or failed), or lead is set
 }
 
 // publishQueue combines concurrent publishes: the first caller flushes every
@@ -84,10 +207,10 @@ type publishQueue struct {
 	busy    bool
 }
 
-// add stores and announces one event; the id is returned once it is stored.
-// onuSerial, for onu-status events, also records the ONU's latest state.
-func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial string, data []byte) (string, error) {
-	r := &publishReq{tenant: tenant, channel: channel, eventType: eventType, serial: onuSerial, data: data, wake: make(chan struct{}, 1)}
+// add stores and announces one event; r.id is set once it is stored.
+// r.serial, for onu-status events, also records the ONU's latest state.
+func (s *store) add(ctx context.Context, r *publishReq) error {
+	r.wake = make(chan struct{}, 1)
 	q := &s.pubs
 	q.mu.Lock()
 	q.waiting = append(q.waiting, r)
@@ -98,7 +221,7 @@ func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial s
 		// batch this caller may have to lead.
 		<-r.wake
 		if !r.lead {
-			return r.id, r.err
+			return r.err
 		}
 		q.mu.Lock()
 	}
@@ -127,7 +250,7 @@ func (s *store) add(ctx context.Context, tenant, channel, eventType, onuSerial s
 			b.wake <- struct{}{}
 		}
 	}
-	return r.id, r.err
+	return r.err
 }
 
 // flushSafely is flush that turns a panic into every unsettled event's
@@ -148,7 +271,7 @@ func (s *store) flushSafely(ctx context.Context, batch []*publishReq) {
 // flush stores batch: one script call per tenant, pipelined.
 func (s *store) flush(ctx context.Context, batch []*publishReq) {
 	now := time.Now()
-	cutoff := strconv.FormatInt(now.Add(-s.ttl).UnixMilli(), 10)
+	cutoff := max(now.Add(-s.ttl).UnixMilli(), 0)
 	var order []string
 	groups := map[string][]*publishReq{}
 	for _, r := range batch {
@@ -159,11 +282,16 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 	}
 	call := func(tenant string) ([]string, []any) {
 		g := groups[tenant]
-		keys := []string{s.key(tenant), s.onusKey(tenant), s.countsKey(tenant, now), s.onusSeenKey(tenant)}
-		args := make([]any, 0, 8+4*len(g))
-		args = append(args, s.maxLen, cutoff+"-0", s.ttl.Milliseconds(), tenant, s.channel, now.UnixMilli(), cutoff, len(g))
+		keys := []string{s.keys.stream(tenant), s.keys.onus(tenant), s.keys.counts(tenant, now), s.keys.onusSeen(tenant), s.keys.streamBytes(tenant)}
+		args := make([]any, 0, 8+6*len(g))
+		args = append(args, s.maxLen, cutoff, s.ttl.Milliseconds(), tenant, s.keys.pubsub(), now.UnixMilli(), s.maxBytes, len(g))
 		for _, r := range g {
-			args = append(args, r.channel, r.eventType, string(r.data), r.serial)
+			idx := 0
+			if r.idemKey != "" {
+				keys = append(keys, s.keys.idem(tenant, r.idemKey))
+				idx = len(keys)
+			}
+			args = append(args, r.channel, r.eventType, string(r.data), r.serial, idx, r.fingerprint)
 		}
 		return keys, args
 	}
@@ -173,7 +301,7 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 			case err != nil:
 				r.err = err
 			case i < len(ids):
-				r.id = ids[i]
+				r.settle(ids[i])
 			default:
 				r.err = fmt.Errorf("the publish script answered %d ids for %d events", len(ids), len(groups[tenant]))
 			}
@@ -182,7 +310,7 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 	if len(order) == 1 {
 		keys, args := call(order[0])
 		ids, err := publishScript.Run(ctx, s.rdb, keys, args...).StringSlice()
-		settle(order[0], ids, err)
+		settle(order[0], ids, redis.Classify(err))
 		return
 	}
 	cmds := make([]*goredis.Cmd, len(order))
@@ -200,6 +328,20 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 			keys, args := call(tenant)
 			ids, err = publishScript.Run(ctx, s.rdb, keys, args...).StringSlice()
 		}
-		settle(tenant, ids, err)
+		settle(tenant, ids, redis.Classify(err))
+	}
+}
+
+// settle reads the script's answer for r: an id, "=" and the id an
+// idempotency key was answered with, or "!" and that id when the key was used
+// with a different request.
+func (r *publishReq) settle(answer string) {
+	switch {
+	case strings.HasPrefix(answer, "="):
+		r.id, r.replayed = answer[1:], true
+	case strings.HasPrefix(answer, "!"):
+		r.err = fmt.Errorf("%w (it was answered with event %s)", ErrIdempotencyConflict, answer[1:])
+	default:
+		r.id = answer
 	}
 }

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -152,7 +153,6 @@ func TestPermissionsAndValidation(t *testing.T) {
 		{"onu-status", map[string]any{"event_type": "onu.online", "onu_serial": "s", "status": "sleeping"}, "status"},
 		{"onu-status", map[string]any{"event_type": "onu.online", "onu_serial": "s", "status": "online", "signal_dbm": "low"}, "signal_dbm"},
 		{"onu-status", map[string]any{"event_type": "onu.online", "onu_serial": "s", "status": "online", "timestamp": "yesterday"}, "timestamp"},
-		{"jobs", map[string]any{"event_type": "job.progress", "job_id": "j", "progress": 140}, "progress"},
 		{"radius-sessions", map[string]any{"event_type": "session.started", "session_id": "s"}, "username"},
 	}
 	for _, tc := range cases {
@@ -160,6 +160,13 @@ func TestPermissionsAndValidation(t *testing.T) {
 		if code != 400 || body["field"] != tc.field || body["error"] != "validation_error" {
 			t.Errorf("%s %v: %d %v (want field %s)", tc.channel, tc.body, code, body, tc.field)
 		}
+	}
+	// The jobs channel is owned by the jobs module (HTTP publishes there are
+	// 403, see TestOwnedChannelRefusesHTTPPublishes); its Go API validates
+	// the same way.
+	var ve *realtime.ValidationError
+	if _, err := in.pub.Publish(t.Context(), "acme", "jobs", map[string]any{"event_type": "job.progress", "job_id": "j", "progress": 140}); !errors.As(err, &ve) || ve.Field != "progress" {
+		t.Errorf("jobs progress 140 through the Go API: %v (want field progress)", err)
 	}
 	ok := map[string]any{"event_type": "onu.online", "onu_serial": "s", "status": "online", "timestamp": "2026-01-02T03:04:05+01:00"}
 	if code, body := publish(t, in.base, pub, "onu-status", ok); code != 202 || body["id"] == "" {
@@ -477,6 +484,14 @@ func TestCORS(t *testing.T) {
 	c := connect(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", readPerm), "Origin", "https://app.example")
 	if c.resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Errorf("stream CORS: %v", c.resp.Header)
+	}
+	// A browser may send Idempotency-Key with a publish and read whether it
+	// was a replay.
+	if r := pre("https://app.example"); !strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Idempotency-Key") {
+		t.Errorf("preflight does not allow Idempotency-Key: %v", r.Header)
+	}
+	if a := post(t, in.base+"/api/v1/realtime/alerts", token(t, "acme", pubPerm), mustJSON(t, alert("cors")), "Origin", "https://app.example"); !strings.Contains(a.hdr.Get("Access-Control-Expose-Headers"), "Idempotent-Replayed") {
+		t.Errorf("publish does not expose Idempotent-Replayed: %v", a.hdr)
 	}
 }
 

@@ -42,6 +42,10 @@ type field struct {
 type channelSchema struct {
 	eventTypes []string
 	fields     []field
+	// owner, when set, names the module that alone writes the channel,
+	// through the Go API (Publisher); HTTP publishes there are refused
+	// with 403, so that callers cannot forge the module's events.
+	owner string
 }
 
 func num(v float64) *float64 { return &v }
@@ -107,6 +111,7 @@ var schemas = map[string]channelSchema{
 		},
 	},
 	ChannelJobs: {
+		owner:      "jobs",
 		eventTypes: []string{"job.created", "job.started", "job.progress", "job.retrying", "job.completed", "job.failed", "job.cancelled", "job.timeout"},
 		fields: []field{
 			{name: "job_id", required: true},
@@ -123,6 +128,26 @@ var schemas = map[string]channelSchema{
 
 // ValidChannel reports whether name is a channel.
 func ValidChannel(name string) bool { _, ok := schemas[name]; return ok }
+
+// Fields returns the names of the event fields channel's schema defines
+// (besides event_type, tenant_id and timestamp), in schema order; nil for an
+// unknown channel.
+func Fields(channel string) []string {
+	sc, ok := schemas[channel]
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(sc.fields))
+	for i, f := range sc.fields {
+		out[i] = f.name
+	}
+	return out
+}
+
+// ChannelOwner returns the module that owns channel — only it writes the
+// channel, through the Go API — or "" when callers with realtime.publish may
+// publish there over HTTP.
+func ChannelOwner(channel string) string { return schemas[channel].owner }
 
 // ErrUnknownChannel is returned for a channel not in Channels.
 var ErrUnknownChannel = errors.New("unknown channel")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -78,44 +79,30 @@ func decodeEnvelope(payload string) (*Event, error) {
 // channel as a field) so that ids are totally ordered per tenant, also on
 // Cluster: each tenant's stream is one key. The key's hash tag is the tenant.
 type store struct {
-	rdb     goredis.UniversalClient
-	prefix  string // e.g. "redifx:realtime:"
-	maxLen  int64
-	ttl     time.Duration
-	channel string // the one pub/sub channel of every process
+	rdb      goredis.UniversalClient
+	keys     keys
+	maxLen   int64
+	maxBytes int64
+	ttl      time.Duration
 
 	pubs publishQueue // events waiting for the next batch (see add)
 }
 
 func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store {
 	return &store{
-		rdb:     rdb,
-		prefix:  keyPrefix + "realtime:",
-		maxLen:  int64(cfg.HistorySize * len(Channels)),
-		ttl:     cfg.HistoryTTL,
-		channel: keyPrefix + "realtime:events",
+		rdb:      rdb,
+		keys:     newKeys(keyPrefix),
+		maxLen:   int64(cfg.HistorySize * len(Channels)),
+		maxBytes: cfg.HistoryMaxBytes,
+		ttl:      cfg.HistoryTTL,
 	}
-}
-
-func (s *store) key(tenant string) string { return s.prefix + "{" + tenant + "}:stream" }
-
-// onusKey holds the latest onu-status event of each ONU of tenant.
-func (s *store) onusKey(tenant string) string { return s.prefix + "{" + tenant + "}:onus" }
-
-// onusSeenKey holds when each ONU of tenant was last heard from (a sorted set
-// by time), so that ONUs silent for longer than the history are dropped.
-func (s *store) onusSeenKey(tenant string) string { return s.prefix + "{" + tenant + "}:onus:seen" }
-
-// countsKey holds tenant's event counts by channel for the minute of t.
-func (s *store) countsKey(tenant string, t time.Time) string {
-	return s.prefix + "{" + tenant + "}:counts:" + strconv.FormatInt(t.Unix()/60, 10)
 }
 
 // after returns up to count events of tenant after id (exclusive).
 func (s *store) after(ctx context.Context, tenant, id string, count int64) ([]*Event, error) {
-	msgs, err := s.rdb.XRangeN(ctx, s.key(tenant), "("+id, "+", count).Result()
+	msgs, err := s.rdb.XRangeN(ctx, s.keys.stream(tenant), "("+id, "+", count).Result()
 	if err != nil {
-		return nil, err
+		return nil, redis.Classify(err)
 	}
 	out := make([]*Event, 0, len(msgs))
 	for _, m := range msgs {
@@ -124,13 +111,22 @@ func (s *store) after(ctx context.Context, tenant, id string, count int64) ([]*E
 	return out, nil
 }
 
-// first returns the oldest id still held, or "" when there is no history.
-func (s *store) first(ctx context.Context, tenant string) (string, error) {
-	msgs, err := s.rdb.XRangeN(ctx, s.key(tenant), "-", "+", 1).Result()
-	if err != nil || len(msgs) == 0 {
-		return "", err
+// bounds returns the oldest and the newest id the history holds, or "", ""
+// when it holds nothing.
+func (s *store) bounds(ctx context.Context, tenant string) (first, last string, err error) {
+	var oldest, newest *goredis.XMessageSliceCmd
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		oldest = p.XRangeN(ctx, s.keys.stream(tenant), "-", "+", 1)
+		newest = p.XRevRangeN(ctx, s.keys.stream(tenant), "+", "-", 1)
+		return nil
+	})
+	if err != nil {
+		return "", "", redis.Classify(err)
 	}
-	return msgs[0].ID, nil
+	if o, n := oldest.Val(), newest.Val(); len(o) > 0 && len(n) > 0 {
+		return o[0].ID, n[0].ID, nil
+	}
+	return "", "", nil
 }
 
 func toEvent(tenant string, m goredis.XMessage) *Event {

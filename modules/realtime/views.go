@@ -3,8 +3,6 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +20,16 @@ type ONUState struct {
 }
 
 // ONUs returns the latest state of every ONU of tenant, from the onu-status
-// events published for it.
+// events published for it. A tenant that cannot be carried in a key is a
+// *ValidationError naming tenant_id; a Redis condition wraps
+// redis.ErrUnavailable.
 func (h *Hub) ONUs(ctx context.Context, tenant string) ([]ONUState, error) {
-	m, err := h.store.rdb.HGetAll(ctx, h.store.onusKey(tenant)).Result()
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	m, err := h.store.rdb.HGetAll(ctx, h.store.keys.onus(tenant)).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	out := make([]ONUState, 0, len(m))
 	for serial, raw := range m {
@@ -40,19 +43,22 @@ func (h *Hub) ONUs(ctx context.Context, tenant string) ([]ONUState, error) {
 }
 
 // EventCounts returns tenant's events by channel over the last window (whole
-// minutes, at most 60).
+// minutes, at most 60). Errors as ONUs.
 func (h *Hub) EventCounts(ctx context.Context, tenant string, window time.Duration) (map[string]int64, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
 	minutes := min(max(int(window/time.Minute), 1), 60)
 	now := time.Now()
 	cmds := make([]*goredis.MapStringStringCmd, minutes)
 	_, err := h.store.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i := range minutes {
-			cmds[i] = p.HGetAll(ctx, h.store.countsKey(tenant, now.Add(-time.Duration(i)*time.Minute)))
+			cmds[i] = p.HGetAll(ctx, h.store.keys.counts(tenant, now.Add(-time.Duration(i)*time.Minute)))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, redis.Classify(err)
 	}
 	out := make(map[string]int64, len(Channels))
 	for _, ch := range Channels {
@@ -70,8 +76,6 @@ func (h *Hub) EventCounts(ctx context.Context, tenant string, window time.Durati
 // presenceTTL: a replica's count of a tenant's clients is trusted this long.
 const presenceTTL = 15 * time.Second
 
-func (h *Hub) presenceKey(tenant string) string { return h.store.prefix + "{" + tenant + "}:clients" }
-
 // reportPresence writes this process's client count of each tenant it serves
 // (or served at the last report), so that ConnectedClients sums replicas.
 func (h *Hub) reportPresence(ctx context.Context) {
@@ -87,8 +91,8 @@ func (h *Hub) reportPresence(ctx context.Context) {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	_, _ = h.store.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for t, n := range counts {
-			p.HSet(ctx, h.presenceKey(t), h.replica, strconv.Itoa(n)+":"+now)
-			p.Expire(ctx, h.presenceKey(t), time.Hour)
+			p.HSet(ctx, h.store.keys.clients(t), h.replica, strconv.Itoa(n)+":"+now)
+			p.Expire(ctx, h.store.keys.clients(t), time.Hour)
 		}
 		return nil
 	})
@@ -103,11 +107,14 @@ func (h *Hub) reportPresence(ctx context.Context) {
 }
 
 // ConnectedClients returns tenant's open streams across every replica, from
-// the counts replicas report every few seconds.
+// the counts replicas report every few seconds. Errors as ONUs.
 func (h *Hub) ConnectedClients(ctx context.Context, tenant string) (int64, error) {
-	m, err := h.store.rdb.HGetAll(ctx, h.presenceKey(tenant)).Result()
+	if err := checkTenant(tenant); err != nil {
+		return 0, err
+	}
+	m, err := h.store.rdb.HGetAll(ctx, h.store.keys.clients(tenant)).Result()
 	if err != nil {
-		return 0, unavailable(err)
+		return 0, redis.Classify(err)
 	}
 	var total int64
 	cutoff := time.Now().Add(-presenceTTL).UnixMilli()
@@ -126,12 +133,4 @@ func (h *Hub) ConnectedClients(ctx context.Context, tenant string) (int64, error
 	total += int64(len(h.tenants[tenant]))
 	h.mu.RUnlock()
 	return total, nil
-}
-
-// unavailable marks a Redis failure so callers can test it with errors.Is.
-func unavailable(err error) error {
-	if err == nil || errors.Is(err, redis.ErrUnavailable) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	return fmt.Errorf("%w: %v", redis.ErrUnavailable, err)
 }
