@@ -93,6 +93,9 @@ func (h *Handlers) publish(c *gin.Context) {
 		h.fail(c, invalid("Idempotency-Key", "must be at most %d bytes, got %d", MaxIdempotencyKeyBytes, len(key)))
 		return
 	}
+	if !httpserver.JSONContentType(c) {
+		return
+	}
 	limit := int64(h.cfg.MaxEventBytes) + bodyOverhead
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
@@ -102,11 +105,18 @@ func (h *Handlers) publish(c *gin.Context) {
 				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes; realtime.max_event_bytes is "+strconv.Itoa(h.cfg.MaxEventBytes))
 			return
 		}
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "cannot read the request body", "field": "body"})
+		httpserver.BodyReadError(c, err) // 408 past http.read_timeout, else 400
 		return
 	}
-	// One JSON object and nothing after it (json.Unmarshal refuses
-	// trailing content).
+	// One JSON object and nothing after it, no key twice, bounded nesting:
+	// the same rules as every other body (httpserver.BindJSON).
+	if field, err := httpserver.CheckJSONObject(raw); err != nil {
+		if field == "" {
+			field = "body"
+		}
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "the request body must be one JSON object: " + err.Error(), "field": field})
+		return
+	}
 	var body map[string]any
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
 		msg := "the request body must be one JSON object"
