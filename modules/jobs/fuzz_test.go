@@ -92,43 +92,47 @@ func FuzzCreateJob(f *testing.F) {
 	}
 	srv := redistest.Start(f)
 	in := startValid(f, srv.URL(), false)
-	f.Fuzz(func(t *testing.T, body string) {
-		tok := fuzzTenant(t)
-		code, out := call(t, "POST", in.base+"/api/v1/jobs", tok, body)
-		checkAnswer(t, "POST /api/v1/jobs", body, code, out)
-		n := jobCount(t, in.base, tok)
-		if code >= 400 {
-			if n != 0 {
-				t.Fatalf("%q answered %d but stored %v jobs", body, code, n)
-			}
-			return
+	f.Fuzz(func(t *testing.T, body string) { createJob(t, in, body) })
+}
+
+// createJob posts body as a new job and checks the answer and what is stored.
+func createJob(t *testing.T, in *validInstance, body string) {
+	t.Helper()
+	tok := fuzzTenant(t)
+	code, out := call(t, "POST", in.base+"/api/v1/jobs", tok, body)
+	checkAnswer(t, "POST /api/v1/jobs", body, code, out)
+	n := jobCount(t, in.base, tok)
+	if code >= 400 {
+		if n != 0 {
+			t.Fatalf("%q answered %d but stored %v jobs", body, code, n)
 		}
-		if code != 201 || n != 1 {
-			t.Fatalf("%q answered %d and stored %v jobs", body, code, n)
+		return
+	}
+	if code != 201 || n != 1 {
+		t.Fatalf("%q answered %d and stored %v jobs", body, code, n)
+	}
+	var r jobs.CreateRequest
+	decodeAsServer(t, body, &r)
+	j := getJob(t, &instance{base: in.base}, tok, out["id"].(string))
+	want := map[string]any{
+		"job_type": r.JobType, "title": r.Title, "description": r.Description, "status": "pending",
+		"priority": r.Priority, "max_retries": float64(or(r.MaxRetries, 3)),
+		"timeout_seconds": float64(or(r.TimeoutSeconds, 300)), "items_total": float64(or(r.ItemsTotal, 0)),
+	}
+	if r.Priority == "" {
+		want["priority"] = "normal"
+	}
+	for k, v := range want {
+		if j[k] != v {
+			t.Errorf("%q: stored %s %v, want %v", body, k, j[k], v)
 		}
-		var r jobs.CreateRequest
-		decodeAsServer(t, body, &r)
-		j := getJob(t, &instance{base: in.base}, tok, out["id"].(string))
-		want := map[string]any{
-			"job_type": r.JobType, "title": r.Title, "description": r.Description, "status": "pending",
-			"priority": r.Priority, "max_retries": float64(or(r.MaxRetries, 3)),
-			"timeout_seconds": float64(or(r.TimeoutSeconds, 300)), "items_total": float64(or(r.ItemsTotal, 0)),
-		}
-		if r.Priority == "" {
-			want["priority"] = "normal"
-		}
-		for k, v := range want {
-			if j[k] != v {
-				t.Errorf("%q: stored %s %v, want %v", body, k, j[k], v)
-			}
-		}
-		if !sameJSON(j["parameters"], r.Parameters) {
-			t.Errorf("%q: stored parameters %v", body, j["parameters"])
-		}
-		if !reflect.DeepEqual(j, out) {
-			t.Errorf("%q: the answer %v is not what was stored %v", body, out, j)
-		}
-	})
+	}
+	if !sameJSON(j["parameters"], r.Parameters) {
+		t.Errorf("%q: stored parameters %v", body, j["parameters"])
+	}
+	if !reflect.DeepEqual(j, out) {
+		t.Errorf("%q: the answer %v is not what was stored %v", body, out, j)
+	}
 }
 
 // baseSchedule is the schedule FuzzUpdateSchedule patches.
@@ -152,24 +156,29 @@ func FuzzCreateSchedule(f *testing.F) {
 	}
 	srv := redistest.Start(f)
 	in := startValid(f, srv.URL(), false)
-	f.Fuzz(func(t *testing.T, body string) {
-		tok := fuzzTenant(t)
-		code, out := call(t, "POST", in.base+schedulesPath, tok, body)
-		checkAnswer(t, "POST "+schedulesPath, body, code, out)
-		n := scheduleCount(t, in.base, tok)
-		if code >= 400 {
-			if n != 0 {
-				t.Fatalf("%q answered %d but stored %v schedules", body, code, n)
-			}
-			return
+	f.Fuzz(func(t *testing.T, body string) { createSchedule(t, in, body) })
+}
+
+// createSchedule posts body as a new schedule and checks the answer and what
+// is stored.
+func createSchedule(t *testing.T, in *validInstance, body string) {
+	t.Helper()
+	tok := fuzzTenant(t)
+	code, out := call(t, "POST", in.base+schedulesPath, tok, body)
+	checkAnswer(t, "POST "+schedulesPath, body, code, out)
+	n := scheduleCount(t, in.base, tok)
+	if code >= 400 {
+		if n != 0 {
+			t.Fatalf("%q answered %d but stored %v schedules", body, code, n)
 		}
-		if code != 201 || n != 1 {
-			t.Fatalf("%q answered %d and stored %v schedules", body, code, n)
-		}
-		var r jobs.ScheduleRequest
-		decodeAsServer(t, body, &r)
-		checkSchedule(t, in, tok, body, out, r, nil)
-	})
+		return
+	}
+	if code != 201 || n != 1 {
+		t.Fatalf("%q answered %d and stored %v schedules", body, code, n)
+	}
+	var r jobs.ScheduleRequest
+	decodeAsServer(t, body, &r)
+	checkSchedule(t, in, tok, body, out, r, nil)
 }
 
 func FuzzUpdateSchedule(f *testing.F) {
@@ -294,4 +303,60 @@ func anyOfInt(n *int64) any {
 		return nil
 	}
 	return float64(*n)
+}
+
+// FuzzJobFields explores the values of a job's fields rather than the JSON
+// syntax around them.
+func FuzzJobFields(f *testing.F) {
+	f.Add("noop", "t", "", `{}`, "normal", 3, 300, int64(0), "")
+	f.Add("sleep", " ", "d", `{"duration":1e300}`, "", -1, 0, int64(-1), "0001-01-01T00:00:00Z")
+	f.Add("sleep", "\u200b", "\x07", `{"duration":"1s","steps":1000}`, "high", 100, 604800, int64(1000000000), "2030-01-01T00:00:00Z")
+	srv := redistest.Start(f)
+	in := startValid(f, srv.URL(), false)
+	f.Fuzz(func(t *testing.T, jobType, title, description, params, priority string, maxRetries, timeout int, items int64, runAt string) {
+		req := map[string]any{"job_type": jobType, "title": title, "description": description, "priority": priority,
+			"max_retries": maxRetries, "timeout_seconds": timeout, "items_total": items}
+		if json.Valid([]byte(params)) {
+			req["parameters"] = json.RawMessage(params)
+		}
+		if runAt != "" {
+			req["run_at"] = runAt
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			t.Skip()
+		}
+		createJob(t, in, string(body))
+	})
+}
+
+// FuzzScheduleFields explores the values of a schedule's fields — cron
+// expressions and time zones above all.
+func FuzzScheduleFields(f *testing.F) {
+	f.Add("n", "noop", "*/5 * * * *", int64(0), "UTC", 1, `{}`, "fire_once")
+	f.Add("n", "noop", "0 0 30 2 *", int64(0), "Europe/Berlin", 1, `{}`, "skip")
+	f.Add("n", "noop", "", int64(60), "America/New_York", 3, `{}`, "skip")
+	f.Add("n", "sleep", "@every 1ms", int64(0), "UTC", 0, `{"duration":-1}`, "")
+	f.Add(" ", "noop", "TZ=UTC", int64(0), "Local", 1001, `[]`, "x")
+	f.Add("n", "noop", "0 0 29 2 *", int64(0), "Pacific/Kiritimati", 1, `{}`, "fire_once")
+	f.Add("n", "noop", "", int64(31536001), "UTC", 1, `{}`, "fire_once")
+	srv := redistest.Start(f)
+	in := startValid(f, srv.URL(), false)
+	f.Fuzz(func(t *testing.T, name, jobType, cronExpr string, interval int64, tz string, maxc int, params, misfire string) {
+		req := map[string]any{"name": name, "job_type": jobType, "timezone": tz, "max_concurrent_runs": maxc, "misfire_policy": misfire}
+		if cronExpr != "" {
+			req["cron_expression"] = cronExpr
+		}
+		if interval != 0 || cronExpr == "" {
+			req["interval_seconds"] = interval
+		}
+		if json.Valid([]byte(params)) {
+			req["parameters"] = json.RawMessage(params)
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			t.Skip()
+		}
+		createSchedule(t, in, string(body))
+	})
 }
