@@ -476,3 +476,21 @@ func clipBody(s string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A handler whose parameters are checked at enqueue: a job with a bad width
+// is refused (HTTP 400 naming parameters.width) and never runs.
+func ExampleWithValidator() {
+	resize := func(ctx context.Context, j *jobs.Job, _ jobs.Progress) (any, error) { return nil, nil }
+	_ = fx.Options(jobs.Module, jobs.AsHandler("images.resize", resize, jobs.WithValidator(func(p json.RawMessage) error {
+		var v struct {
+			Width int `json:"width"`
+		}
+		if err := jobs.DecodeParams(p, &v); err != nil {
+			return err // names an unknown parameter or one of the wrong type
+		}
+		if v.Width < 1 || v.Width > 10000 {
+			return &jobs.FieldError{Field: "width", Message: "must be between 1 and 10000"}
+		}
+		return nil
+	})))
+}
