@@ -103,7 +103,7 @@ type timing struct {
 func (tm timing) next(t time.Time) time.Time {
 	var n time.Time
 	if tm.cron != nil {
-		n = tm.cron.Next(t.In(tm.loc))
+		n = tm.cronNext(t)
 	} else {
 		if tm.interval <= 0 {
 			return time.Time{}
@@ -127,6 +127,35 @@ func (tm timing) next(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return n.UTC()
+}
+
+// cronNext is the cron schedule's first slot after t. The cron library can
+// answer a time before t when the slot's wall-clock time occurs twice (the
+// hour a daylight saving time ends: Pacific/Chatham's 03:00 on its last
+// DST day); then the slot is that wall-clock time's later occurrence, or
+// failing that the first slot found from a little later.
+func (tm timing) cronNext(t time.Time) time.Time {
+	n := tm.cron.Next(t.In(tm.loc))
+	if n.IsZero() || n.After(t) {
+		return n
+	}
+	wall := func(x time.Time) [5]int {
+		x = x.In(tm.loc)
+		return [5]int{x.Year(), int(x.Month()), x.Day(), x.Hour(), x.Minute()}
+	}
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if later := n.Add(d); later.After(t) && wall(later) == wall(n) {
+			return later
+		}
+	}
+	from := t
+	for range 4 {
+		from = from.Add(time.Hour)
+		if n = tm.cron.Next(from.In(tm.loc)); n.IsZero() || n.After(t) {
+			return n
+		}
+	}
+	return time.Time{}
 }
 
 func (s *Schedule) timing() (timing, error) {
