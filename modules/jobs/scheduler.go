@@ -613,7 +613,7 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	slot := time.UnixMilli(atoi64(slotStr))
 	tm, err := sc.timing()
 	if err != nil {
-		return s.park(ctx, sc, slotStr, err)
+		return s.park(ctx, id, sc, slotStr, err)
 	}
 	next := tm.next(slot)
 	doFire := true
@@ -626,7 +626,7 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	if next.IsZero() {
 		// Stored before such timings were refused (30 February): firing it
 		// would fire on every tick, forever.
-		return s.park(ctx, sc, slotStr, errNoNextRun)
+		return s.park(ctx, id, sc, slotStr, errNoNextRun)
 	}
 	jobID := newID()
 	// run_at records the slot the job stands for (it runs at once).
@@ -652,29 +652,35 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	return nil
 }
 
-// park takes schedule sc, whose next run cannot be computed, off the due
-// list and clears its next_run_at, so that it never fires (nor is looked at
-// again) until an update gives it a timing that works. It changes nothing
-// when the schedule changed since it was read (slot is the next_run_at it
-// had): the next tick sees the new state.
-func (s *Scheduler) park(ctx context.Context, sc *Schedule, slot string, why error) error {
+// park takes schedule id (sc as read), whose next run cannot be computed,
+// off the due list and clears its next_run_at, so that it never fires (nor
+// is looked at again) until an update gives it a timing that works. It
+// changes nothing when the schedule changed since it was read (slot is the
+// next_run_at it had): the next tick sees the new state.
+func (s *Scheduler) park(ctx context.Context, id string, sc *Schedule, slot string, why error) error {
 	q := s.q
-	key := q.scheduleKey(sc.ID)
+	key := q.scheduleKey(id)
 	parked := false
 	err := q.rdb.Watch(ctx, func(tx *goredis.Tx) error {
-		cur, err := tx.HGet(ctx, key, "next_run_at").Result()
-		if errors.Is(err, goredis.Nil) || (err == nil && cur != slot) {
-			return nil // deleted or changed meanwhile
-		}
+		n, err := tx.Exists(ctx, key).Result()
 		if err != nil {
 			return err
 		}
+		cur, err := tx.HGet(ctx, key, "next_run_at").Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		if n == 1 && cur != slot {
+			return nil // changed meanwhile
+		}
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			p.HSet(ctx, key, "next_run_at", "")
-			p.ZRem(ctx, q.base+"s:due", sc.ID)
+			if n == 1 {
+				p.HSet(ctx, key, "next_run_at", "")
+			}
+			p.ZRem(ctx, q.base+"s:due", id)
 			return nil
 		})
-		parked = err == nil
+		parked = err == nil && n == 1
 		return err
 	}, key)
 	if errors.Is(err, goredis.TxFailedErr) {
@@ -684,7 +690,7 @@ func (s *Scheduler) park(ctx context.Context, sc *Schedule, slot string, why err
 		return err
 	}
 	if parked {
-		q.log.Error("jobs.schedule_never_fires", zap.String("schedule_id", sc.ID), zap.String("tenant_id", sc.TenantID),
+		q.log.Error("jobs.schedule_never_fires", zap.String("schedule_id", id), zap.String("tenant_id", sc.TenantID),
 			zap.String("cron_expression", deref(sc.CronExpression)), zap.String("interval_seconds", derefInt(sc.IntervalSeconds)),
 			zap.String("timezone", sc.Timezone), zap.NamedError("reason", why))
 	}
