@@ -494,3 +494,44 @@ func ExampleWithValidator() {
 		return nil
 	})))
 }
+
+// Without Fx: a queue built with NewQueue applies the validators of the
+// registrations given to SetHandlers, and the Go API refuses parameters that
+// are not one JSON object.
+func TestPlainQueueChecksParametersAfterSetHandlers(t *testing.T) {
+	srv := redistest.Start(t)
+	rcfg := redis.DefaultConfig()
+	rcfg.URL, rcfg.EmbeddedFallback = srv.URL(), false
+	mgr, err := redis.NewManager(rcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := mgr.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	q := jobs.NewQueue(jobs.DefaultConfig(), mgr, func() []string { return []string{"sleep"} }, nil, nil)
+	bad := jobs.CreateRequest{JobType: "sleep", Title: "t", Parameters: json.RawMessage(`{"duration":-1}`)}
+	if _, _, err := q.Enqueue(ctx, "acme", "me", bad, ""); err != nil {
+		t.Fatalf("before SetHandlers nothing checks the parameters: %v", err)
+	}
+	q.SetHandlers([]jobs.Registration{jobs.NewRegistration("sleep", jobs.SleepHandler, jobs.WithValidator(jobs.ValidateSleepParams))})
+	var fe *jobs.FieldError
+	if _, _, err := q.Enqueue(ctx, "acme", "me", bad, ""); !errors.As(err, &fe) || fe.Field != "parameters.duration" {
+		t.Errorf("after SetHandlers: %v", err)
+	}
+	for _, raw := range []string{`{"duration":`, `{} {}`, `{"a":1}x`, `"{}"`} {
+		r := jobs.CreateRequest{JobType: "sleep", Title: "t", Parameters: json.RawMessage(raw)}
+		if _, _, err := q.Enqueue(ctx, "acme", "me", r, ""); !errors.As(err, &fe) || fe.Field != "parameters" {
+			t.Errorf("parameters %s: %v", raw, err)
+		}
+		_, err := q.CreateSchedule(ctx, "acme", "me", jobs.ScheduleRequest{Name: ptrTo("n"), JobType: ptrTo("sleep"), IntervalSeconds: ptrTo[int64](5), Parameters: ptrTo(json.RawMessage(raw))})
+		if !errors.As(err, &fe) || fe.Field != "parameters" {
+			t.Errorf("schedule parameters %s: %v", raw, err)
+		}
+	}
+	if list, total, err := q.List(ctx, "acme", jobs.Filter{}, 1, 10); err != nil || total != 1 || len(list) != 1 {
+		t.Errorf("stored: %d %v", total, err)
+	}
+}
