@@ -62,11 +62,10 @@
 //
 // Every request field is checked before anything is written: required text
 // (title, name, job_type) must not be blank, text holds no control
-// characters and has a maximum length, numbers have ranges (items_total up
-// to MaxItemsTotal, run_at at most MaxRunAhead ahead), and a schedule's
-// timing must yield a next run: a cron expression that matches no date (30
-// February), an @every outside one second to one year, or a TZ= prefix is
-// refused. A stored schedule whose next run cannot be computed (stored by an
+// characters and has a maximum length (MaxTitleBytes, MaxDescriptionBytes),
+// and a schedule's timing must yield a next run: a cron expression that
+// matches no date (30 February), an @every outside one second to one year,
+// or a TZ= prefix is refused. A stored schedule whose next run cannot be computed (stored by an
 // older version) never fires: the scheduler takes it off the due list, clears
 // its next_run_at and logs jobs.schedule_never_fires, until an update gives it
 // a working timing.

@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"encoding/json"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,72 +130,13 @@ func (j *Job) Duration() (time.Duration, bool) {
 	return j.CompletedAt.Sub(*j.StartedAt), true
 }
 
-// Bounds of the fields of a CreateRequest and a ScheduleRequest.
+// Bounds of the text fields of a CreateRequest and a ScheduleRequest.
 const (
 	// MaxTitleBytes bounds a job's title and a schedule's name.
 	MaxTitleBytes = 500
 	// MaxDescriptionBytes bounds a job's description.
 	MaxDescriptionBytes = 10000
-	// MaxRetries bounds max_retries.
-	MaxRetries = 100
-	// MaxTimeoutSeconds bounds timeout_seconds (a week).
-	MaxTimeoutSeconds = 7 * 24 * 3600
-	// MaxItemsTotal bounds items_total, so that a tenant's sums of items stay
-	// far from overflowing.
-	MaxItemsTotal = 1_000_000_000
-	// MaxRunAhead is how far in the future run_at may be.
-	MaxRunAhead = 365 * 24 * time.Hour
 )
-
-// validate fills r's defaults and checks every field, the parameters with
-// the job type's validator too, before anything is written.
-func (q *Queue) validate(r *CreateRequest) error {
-	if err := checkText("job_type", r.JobType, true, MaxTitleBytes, false); err != nil {
-		if r.JobType == "" {
-			return fieldErr("job_type", "required; registered types: %v", q.types())
-		}
-		return err
-	}
-	if !slices.Contains(q.types(), r.JobType) {
-		return fmt.Errorf("%w %q; registered types: %v", ErrUnknownJobType, r.JobType, q.types())
-	}
-	if err := checkText("title", r.Title, true, MaxTitleBytes, false); err != nil {
-		return err
-	}
-	if err := checkText("description", r.Description, false, MaxDescriptionBytes, true); err != nil {
-		return err
-	}
-	if r.Priority == "" {
-		r.Priority = "normal"
-	}
-	if !slices.Contains(Priorities, r.Priority) {
-		return fieldErr("priority", "must be one of %v, got %q", Priorities, clip(r.Priority))
-	}
-	if r.MaxRetries == nil {
-		r.MaxRetries = ptr(3)
-	}
-	if *r.MaxRetries < 0 || *r.MaxRetries > MaxRetries {
-		return fieldErr("max_retries", "must be between 0 and %d", MaxRetries)
-	}
-	if r.TimeoutSeconds == nil {
-		r.TimeoutSeconds = ptr(300)
-	}
-	if *r.TimeoutSeconds < 1 || *r.TimeoutSeconds > MaxTimeoutSeconds {
-		return fieldErr("timeout_seconds", "must be between 1 and %d", MaxTimeoutSeconds)
-	}
-	if r.ItemsTotal != nil && (*r.ItemsTotal < 0 || *r.ItemsTotal > MaxItemsTotal) {
-		return fieldErr("items_total", "must be between 0 and %d", MaxItemsTotal)
-	}
-	if r.RunAt != nil {
-		if latest := q.now().Add(MaxRunAhead); r.RunAt.Before(time.Unix(0, 0)) || r.RunAt.After(latest) {
-			return fieldErr("run_at", "must be between 1970-01-01T00:00:00Z and a year from now (%s)", latest.UTC().Format(time.RFC3339))
-		}
-	}
-	if err := checkParamsObject(&r.Parameters); err != nil {
-		return err
-	}
-	return q.checkParams(r.JobType, r.Parameters)
-}
 
 // checkParamsObject defaults absent or null parameters to {} and refuses
 // anything but a JSON object.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redifx/redifx/modules/redis"
@@ -89,6 +90,58 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 func fieldErr(f, format string, args ...any) error {
 	return &FieldError{Field: f, Message: fmt.Sprintf(format, args...)}
+}
+
+// validate fills defaults and checks r.
+func (q *Queue) validate(r *CreateRequest) error {
+	if err := checkText("job_type", r.JobType, true, MaxTitleBytes, false); err != nil {
+		if r.JobType == "" {
+			return fieldErr("job_type", "required; registered types: %v", q.types())
+		}
+		return err
+	}
+	if !slices.Contains(q.types(), r.JobType) {
+		return fmt.Errorf("%w %q; registered types: %v", ErrUnknownJobType, r.JobType, q.types())
+	}
+	// Text fields: see checkText (job.go).
+	if err := checkText("title", r.Title, true, MaxTitleBytes, false); err != nil {
+		return err
+	}
+	if err := checkText("description", r.Description, false, MaxDescriptionBytes, true); err != nil {
+		return err
+	}
+	if r.Priority == "" {
+		r.Priority = "normal"
+	}
+	if !slices.Contains(Priorities, r.Priority) {
+		return fieldErr("priority", "must be one of %v, got %q", Priorities, r.Priority)
+	}
+	if r.MaxRetries == nil {
+		r.MaxRetries = ptr(3)
+	}
+	if *r.MaxRetries < 0 || *r.MaxRetries > 100 {
+		return fieldErr("max_retries", "must be between 0 and 100")
+	}
+	if r.TimeoutSeconds == nil {
+		r.TimeoutSeconds = ptr(300)
+	}
+	if *r.TimeoutSeconds < 1 || *r.TimeoutSeconds > 7*24*3600 {
+		return fieldErr("timeout_seconds", "must be between 1 and 604800")
+	}
+	if r.ItemsTotal != nil && *r.ItemsTotal < 0 {
+		return fieldErr("items_total", "must not be negative")
+	}
+	if len(r.Parameters) == 0 || string(r.Parameters) == "null" {
+		r.Parameters = json.RawMessage("{}")
+	}
+	if r.Parameters[0] != '{' {
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	// Then what the job type's validator says (WithValidator, handler.go).
+	if !json.Valid(r.Parameters) {
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	return q.checkParams(r.JobType, r.Parameters)
 }
 
 func ptr[T any](v T) *T { return &v }

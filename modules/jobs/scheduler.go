@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,10 +69,8 @@ type ScheduleRequest struct {
 // maxIntervalSeconds bounds interval_seconds (a year).
 const maxIntervalSeconds = 365 * 24 * 3600
 
-// Bounds of a schedule's fields (see also the CreateRequest bounds).
+// Bounds of a schedule's timing fields.
 const (
-	// MaxConcurrentRuns bounds max_concurrent_runs.
-	MaxConcurrentRuns = 1000
 	// maxCronBytes bounds cron_expression.
 	maxCronBytes = 200
 	// maxTimezoneBytes bounds timezone (IANA names are far shorter).
@@ -81,6 +78,7 @@ const (
 	// maxAnchorMs is the latest anchor an interval schedule can have (the
 	// year 9999), so that slot arithmetic in milliseconds cannot overflow.
 	maxAnchorMs = 253402300799999
+	maxInt64    = 1<<63 - 1
 )
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -118,7 +116,7 @@ func (tm timing) next(t time.Time) time.Time {
 			return time.Time{}
 		}
 		k := since/iv + 1
-		if k > (math.MaxInt64-tm.anchor.UnixMilli())/iv {
+		if k > (maxInt64-tm.anchor.UnixMilli())/iv {
 			return time.Time{}
 		}
 		n = time.UnixMilli(tm.anchor.UnixMilli() + k*iv)
@@ -284,17 +282,17 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	if s.Priority == "" {
 		s.Priority = "normal"
 	}
-	if s.MaxConcurrentRuns < 1 || s.MaxConcurrentRuns > MaxConcurrentRuns {
-		return fieldErr("max_concurrent_runs", "must be between 1 and %d", MaxConcurrentRuns)
+	if s.MaxConcurrentRuns < 1 {
+		return fieldErr("max_concurrent_runs", "must be at least 1")
 	}
 	if !slices.Contains(Priorities, s.Priority) {
 		return fieldErr("priority", "must be one of %v", Priorities)
 	}
-	if s.MaxRetries < 0 || s.MaxRetries > MaxRetries {
-		return fieldErr("max_retries", "must be between 0 and %d", MaxRetries)
+	if s.MaxRetries < 0 || s.MaxRetries > 100 {
+		return fieldErr("max_retries", "must be between 0 and 100")
 	}
-	if s.TimeoutSeconds < 1 || s.TimeoutSeconds > MaxTimeoutSeconds {
-		return fieldErr("timeout_seconds", "must be between 1 and %d", MaxTimeoutSeconds)
+	if s.TimeoutSeconds < 1 || s.TimeoutSeconds > 7*24*3600 {
+		return fieldErr("timeout_seconds", "must be between 1 and 604800")
 	}
 	if err := checkParamsObject(&s.Parameters); err != nil {
 		return err
@@ -302,20 +300,22 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	if s.MisfirePolicy != MisfireFireOnce && s.MisfirePolicy != MisfireSkip {
 		return fieldErr("misfire_policy", "must be fire_once or skip")
 	}
-	tm, err := s.timing()
-	if err != nil {
+	if err := q.checkNextRun(s); err != nil {
 		return err
-	}
-	if tm.next(q.now()).IsZero() {
-		return noNextRun(s)
 	}
 	// The schedule's jobs carry its parameters: check them as Enqueue would.
 	return q.checkParams(s.JobType, s.Parameters)
 }
 
-// noNextRun is the validation error of a schedule whose timing never yields
-// a next run.
-func noNextRun(s *Schedule) error {
+// checkNextRun checks s's timing, and that it yields a next run after now.
+func (q *Queue) checkNextRun(s *Schedule) error {
+	tm, err := s.timing()
+	if err != nil {
+		return err
+	}
+	if !tm.next(q.now()).IsZero() {
+		return nil
+	}
 	if s.CronExpression != nil {
 		return fieldErr("cron_expression", "never matches a date within five years (such as 30 February): it would never run")
 	}
@@ -372,11 +372,7 @@ func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Sched
 	p.ZAdd(ctx, q.base+"s:t:"+s.TenantID, goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
 	if reschedule {
 		if s.IsActive {
-			n := tm.next(q.now())
-			if n.IsZero() {
-				return noNextRun(s)
-			}
-			next := n.UnixMilli()
+			next := tm.next(q.now()).UnixMilli()
 			p.HSet(ctx, key, "next_run_at", next)
 			p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(next), Member: s.ID})
 		} else {
@@ -521,6 +517,10 @@ func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r Schedul
 func (q *Queue) ToggleSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
 	return q.modifySchedule(ctx, tenant, id, func(s *Schedule) (bool, error) {
 		s.IsActive = !s.IsActive
+		if s.IsActive {
+			// A schedule parked for having no next run stays inactive.
+			return true, q.checkNextRun(s)
+		}
 		return true, nil
 	})
 }
@@ -609,12 +609,12 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		return q.rdb.ZRem(ctx, q.base+"s:due", id).Err()
 	}
 	sc := scheduleFromHash(h)
-	slotStr := h["next_run_at"]
-	slot := time.UnixMilli(atoi64(slotStr))
 	tm, err := sc.timing()
 	if err != nil {
-		return s.park(ctx, id, sc, slotStr, err)
+		return s.park(ctx, id, sc, h["next_run_at"], err)
 	}
+	slotStr := h["next_run_at"]
+	slot := time.UnixMilli(atoi64(slotStr))
 	next := tm.next(slot)
 	doFire := true
 	if next.IsZero() || !next.After(now) {
