@@ -235,6 +235,13 @@ func TestStoredScheduleWithoutANextRunNeverFires(t *testing.T) {
 			t.Errorf("%s: logged %d times", name, logged)
 		}
 	}
+	// Toggling it off works; toggling it back on is refused like its timing.
+	april := ids["31 April"]
+	if code, s := call(t, "POST", in.base+schedulesPath+"/"+april+"/toggle", tok, nil); code != 200 || s["is_active"] != false {
+		t.Errorf("toggle off: %d %v", code, s)
+	}
+	code, out := call(t, "POST", in.base+schedulesPath+"/"+april+"/toggle", tok, nil)
+	want400(t, "toggle a schedule without a next run on", code, out, "cron_expression")
 	// An update that gives a parked schedule a working timing revives it.
 	id := ids["30 February"]
 	code, s := call(t, "PATCH", in.base+schedulesPath+"/"+id, tok, map[string]any{"cron_expression": "@every 1s"})
