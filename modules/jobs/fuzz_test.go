@@ -27,9 +27,9 @@ func fuzzTenant(t *testing.T) string {
 	return token(t, fmt.Sprintf("fuzz-%d", fuzzTenants.Add(1)), allPerms...)
 }
 
-// checkAnswer fails on a 5xx, or a 4xx without a JSON error (and field, for
+// checkFuzzAnswer fails on a 5xx, or a 4xx without a JSON error (and field, for
 // a validation error).
-func checkAnswer(t *testing.T, what, body string, code int, out map[string]any) {
+func checkFuzzAnswer(t *testing.T, what, body string, code int, out map[string]any) {
 	t.Helper()
 	switch {
 	case code >= 500 || code < 200 || (code >= 300 && code < 400):
@@ -99,7 +99,7 @@ func createJob(t *testing.T, in *validInstance, body string) {
 	t.Helper()
 	tok := fuzzTenant(t)
 	code, out := call(t, "POST", in.base+"/api/v1/jobs", tok, body)
-	checkAnswer(t, "POST /api/v1/jobs", body, code, out)
+	checkFuzzAnswer(t, "POST /api/v1/jobs", body, code, out)
 	n := jobCount(t, in.base, tok)
 	if code >= 400 {
 		if n != 0 {
@@ -164,7 +164,7 @@ func createSchedule(t *testing.T, in *validInstance, body string) {
 	t.Helper()
 	tok := fuzzTenant(t)
 	code, out := call(t, "POST", in.base+schedulesPath, tok, body)
-	checkAnswer(t, "POST "+schedulesPath, body, code, out)
+	checkFuzzAnswer(t, "POST "+schedulesPath, body, code, out)
 	n := scheduleCount(t, in.base, tok)
 	if code >= 400 {
 		if n != 0 {
@@ -208,7 +208,7 @@ func FuzzUpdateSchedule(f *testing.F) {
 		}
 		id := base["id"].(string)
 		code, out := call(t, "PATCH", in.base+schedulesPath+"/"+id, tok, body)
-		checkAnswer(t, "PATCH "+schedulesPath, body, code, out)
+		checkFuzzAnswer(t, "PATCH "+schedulesPath, body, code, out)
 		if n := scheduleCount(t, in.base, tok); n != 1 {
 			t.Fatalf("%q: %v schedules", body, n)
 		}
