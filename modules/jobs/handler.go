@@ -145,7 +145,7 @@ func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "integer in range"
+		return "integer"
 	case reflect.Float32, reflect.Float64:
 		return "number"
 	case reflect.String:
