@@ -137,10 +137,10 @@ func (q *Queue) validate(r *CreateRequest) error {
 	if r.Parameters[0] != '{' {
 		return fieldErr("parameters", "must be a JSON object")
 	}
-	// Then what the job type's validator says (WithValidator, handler.go).
-	if !json.Valid(r.Parameters) {
+	if !json.Valid(r.Parameters) { // the Go API's, unlike HTTP's, may be malformed
 		return fieldErr("parameters", "must be a JSON object")
 	}
+	// Then what the job type's validator says (WithValidator, handler.go).
 	return q.checkParams(r.JobType, r.Parameters)
 }
 
