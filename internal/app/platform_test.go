@@ -126,9 +126,14 @@ func TestEverySeriesIsExposedAndMoves(t *testing.T) {
 	before := series()
 	do(t, cfg, "POST", base+"/api/v1/realtime/alerts", "acme", `{"event_type":"alert.raised","alert_id":"1","severity":"info","message":"m"}`, "realtime.publish")
 	do(t, cfg, "POST", base+"/api/v1/jobs", "acme", `{"job_type":"noop","title":"a"}`, "jobs.write")
-	do(t, cfg, "POST", base+"/api/v1/jobs", "acme", `{"job_type":"sleep","title":"bad","parameters":{"duration":"soon"}}`, "jobs.write")
-	time.Sleep(500 * time.Millisecond)
+	do(t, cfg, "POST", base+"/api/v1/jobs", "acme", `{"job_type":"sleep","title":"bad","parameters":{"duration":"soon"}}`, "jobs.write") // 400: parameters are checked at enqueue
+	// A job that fails when it runs: it outlasts its timeout.
+	do(t, cfg, "POST", base+"/api/v1/jobs", "acme", `{"job_type":"sleep","title":"slow","max_retries":0,"timeout_seconds":1,"parameters":{"duration":"60s","steps":1}}`, "jobs.write")
 	after := series()
+	for deadline := time.Now().Add(15 * time.Second); after["redifx_jobs_failed_total"] <= before["redifx_jobs_failed_total"] && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		after = series()
+	}
 	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "redifx_http_requests_total", "redifx_http_request_duration_seconds",
 		"redifx_http_requests_in_flight", "redifx_redis_pool_connections", "redifx_redis_pool_hits_total", "redifx_redis_command_duration_seconds",
 		"redifx_realtime_clients_connected", "redifx_realtime_events_published_total", "redifx_realtime_events_delivered_total",

@@ -86,9 +86,10 @@ func realtimeSource(h *realtime.Hub) metrics.Source {
 }
 
 // refreshDashboardJob recomputes the tenant's dashboard and refreshes its
-// cache: real work for the scheduler (say, every few minutes).
+// cache: real work for the scheduler (say, every few minutes). It takes no
+// parameters.
 func refreshDashboardJob(d *metrics.Dashboard) jobs.Registration {
-	return jobs.Registration{Type: "metrics.refresh_dashboard", Handler: func(ctx context.Context, j *jobs.Job, progress jobs.Progress) (any, error) {
+	return jobs.Registration{Type: "metrics.refresh_dashboard", Validate: jobs.NoParameters, Handler: func(ctx context.Context, j *jobs.Job, progress jobs.Progress) (any, error) {
 		if err := d.Invalidate(ctx, j.TenantID); err != nil {
 			return nil, fmt.Errorf("invalidating the cache: %w", err)
 		}

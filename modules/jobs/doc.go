@@ -47,6 +47,39 @@
 //
 //	fx.New(..., jobs.Module, jobs.AsHandler("images.resize", resize))
 //
+// A registration may carry a ParamsValidator, which checks a job's parameters
+// before anything is stored — at enqueue, and when a schedule of the type is
+// created or updated, since its jobs carry its parameters — so that bad
+// parameters answer 400 naming the parameter ("parameters.width") instead of
+// failing when the job runs; the Go API returns a *FieldError. DecodeParams
+// decodes strictly and names the offending parameter:
+//
+//	jobs.AsHandler("images.resize", resize, jobs.WithValidator(func(p json.RawMessage) error {
+//		var v struct{ Width int `json:"width"` }
+//		if err := jobs.DecodeParams(p, &v); err != nil {
+//			return err
+//		}
+//		if v.Width < 1 || v.Width > 10000 {
+//			return &jobs.FieldError{Field: "width", Message: "must be between 1 and 10000"}
+//		}
+//		return nil
+//	}))
+//
+// A handler still checks what it relies on when it runs: jobs stored before
+// a validator existed never went through it. The built-in handlers come with
+// theirs: NoopHandler takes no parameters (NoParameters), SleepHandler
+// checks its own (ValidateSleepParams).
+//
+// Every request field is checked before anything is written: required text
+// (title, name, job_type) must not be blank, text holds no control
+// characters and has a maximum length (MaxTitleBytes, MaxDescriptionBytes),
+// and a schedule's timing must yield a next run: a cron expression that
+// matches no date (30 February), an @every outside one second to one year,
+// or a TZ= prefix is refused. A stored schedule whose next run cannot be computed (stored by an
+// older version) never fires: the scheduler takes it off the due list, clears
+// its next_run_at and logs jobs.schedule_never_fires, until an update gives it
+// a working timing.
+//
 // Job events (job.created, job.started, job.progress, job.completed …) go to an
 // optional EventPublisher — realtime.Publisher satisfies it — so the package
 // works without realtime.

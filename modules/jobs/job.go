@@ -3,7 +3,10 @@ package jobs
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Status is where a job stands.
@@ -125,4 +128,69 @@ func (j *Job) Duration() (time.Duration, bool) {
 		return 0, false
 	}
 	return j.CompletedAt.Sub(*j.StartedAt), true
+}
+
+// Bounds of the text fields of a CreateRequest and a ScheduleRequest.
+const (
+	// MaxTitleBytes bounds a job's title and a schedule's name.
+	MaxTitleBytes = 500
+	// MaxDescriptionBytes bounds a job's description.
+	MaxDescriptionBytes = 10000
+)
+
+// checkParamsObject defaults absent or null parameters to {} and refuses
+// anything but a JSON object.
+func checkParamsObject(p *json.RawMessage) error {
+	if len(*p) == 0 || string(*p) == "null" {
+		*p = json.RawMessage("{}")
+	}
+	if (*p)[0] != '{' || !json.Valid(*p) {
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	return nil
+}
+
+// checkText checks a text field: valid UTF-8, at most maxBytes long, no
+// control characters (tab, newline and carriage return are allowed when
+// multiLine), and, when required, not empty or only blank characters.
+func checkText(field, v string, required bool, maxBytes int, multiLine bool) error {
+	switch {
+	case required && v == "":
+		return fieldErr(field, "required")
+	case len(v) > maxBytes:
+		return fieldErr(field, "must be at most %d bytes, got %d", maxBytes, len(v))
+	case !utf8.ValidString(v):
+		return fieldErr(field, "must be valid UTF-8")
+	case required && isBlank(v):
+		return fieldErr(field, "must not be only white space")
+	}
+	for _, c := range v {
+		if unicode.IsControl(c) && !(multiLine && (c == '\t' || c == '\n' || c == '\r')) {
+			return fieldErr(field, "must not contain control characters (found %U)", c)
+		}
+	}
+	return nil
+}
+
+// isBlank reports whether s shows nothing: only white space, invisible
+// format characters (zero-width space, joiners, marks) and blank look-alikes.
+func isBlank(s string) bool {
+	return strings.IndexFunc(s, func(c rune) bool {
+		return !unicode.IsSpace(c) && !unicode.Is(unicode.Cf, c) && !unicode.Is(unicode.Zs, c) &&
+			c != '\u2800' && c != '\u3164' && c != '\u115f' && c != '\u1160' && c != '\uffa0'
+	}) < 0
+}
+
+// clip shortens v for an error message.
+func clip(v string) string {
+	const n = 64
+	if len(v) <= n {
+		return v
+	}
+	for i := n; i > 0; i-- {
+		if utf8.RuneStart(v[i]) {
+			return v[:i] + "…"
+		}
+	}
+	return ""
 }

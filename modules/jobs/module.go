@@ -32,9 +32,12 @@ var Module = fx.Module(ModuleName,
 	fx.Invoke(startWorkers),
 )
 
-// AsHandler registers handler for jobType.
-func AsHandler(jobType string, handler Handler) fx.Option {
-	return fx.Supply(fx.Annotated{Group: HandlersGroup, Target: Registration{Type: jobType, Handler: handler}})
+// AsHandler registers handler for jobType; WithValidator adds a check of
+// the parameters at enqueue:
+//
+//	jobs.AsHandler("sleep", jobs.SleepHandler, jobs.WithValidator(jobs.ValidateSleepParams))
+func AsHandler(jobType string, handler Handler, opts ...HandlerOption) fx.Option {
+	return fx.Supply(fx.Annotated{Group: HandlersGroup, Target: NewRegistration(jobType, handler, opts...)})
 }
 
 // Params are NewModuleQueue's dependencies.
@@ -75,6 +78,18 @@ func (r *registry) set(regs []Registration) {
 	sort.Strings(r.list)
 }
 
+// validator returns jobType's parameter validator, nil when it has none.
+func (r *registry) validator(jobType string) ParamsValidator {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, reg := range r.regs {
+		if reg.Type == jobType {
+			return reg.Validate
+		}
+	}
+	return nil
+}
+
 func (r *registry) types() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -93,7 +108,7 @@ type workerParams struct {
 // startWorkers registers the handlers and runs this process's worker and
 // scheduler: started after Redis, stopped before Redis closes.
 func startWorkers(p workerParams) {
-	p.Queue.registry.set(p.Handlers)
+	p.Queue.SetHandlers(p.Handlers)
 	if !p.Queue.cfg.Workers {
 		return
 	}

@@ -92,17 +92,21 @@ func fieldErr(f, format string, args ...any) error {
 
 // validate fills defaults and checks r.
 func (q *Queue) validate(r *CreateRequest) error {
-	if r.JobType == "" {
-		return fieldErr("job_type", "required; registered types: %v", q.types())
+	if err := checkText("job_type", r.JobType, true, MaxTitleBytes, false); err != nil {
+		if r.JobType == "" {
+			return fieldErr("job_type", "required; registered types: %v", q.types())
+		}
+		return err
 	}
 	if !slices.Contains(q.types(), r.JobType) {
 		return fmt.Errorf("%w %q; registered types: %v", ErrUnknownJobType, r.JobType, q.types())
 	}
-	if r.Title == "" {
-		return fieldErr("title", "required")
+	// Text fields: see checkText (job.go).
+	if err := checkText("title", r.Title, true, MaxTitleBytes, false); err != nil {
+		return err
 	}
-	if len(r.Title) > 500 {
-		return fieldErr("title", "must be at most 500 bytes")
+	if err := checkText("description", r.Description, false, MaxDescriptionBytes, true); err != nil {
+		return err
 	}
 	if r.Priority == "" {
 		r.Priority = "normal"
@@ -125,7 +129,11 @@ func (q *Queue) validate(r *CreateRequest) error {
 	if r.Parameters[0] != '{' {
 		return fieldErr("parameters", "must be a JSON object")
 	}
-	return nil
+	if !json.Valid(r.Parameters) { // the Go API's, unlike HTTP's, may be malformed
+		return fieldErr("parameters", "must be a JSON object")
+	}
+	// Then what the job type's validator says (WithValidator, handler.go).
+	return q.checkParams(r.JobType, r.Parameters)
 }
 
 func ptr[T any](v T) *T { return &v }

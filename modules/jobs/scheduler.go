@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redifx/redifx/modules/redis"
@@ -67,7 +68,22 @@ type ScheduleRequest struct {
 // maxIntervalSeconds bounds interval_seconds (a year).
 const maxIntervalSeconds = 365 * 24 * 3600
 
+// Bounds of a schedule's timing fields.
+const (
+	// maxCronBytes bounds cron_expression.
+	maxCronBytes = 200
+	// maxTimezoneBytes bounds timezone (IANA names are far shorter).
+	maxTimezoneBytes = 100
+	// maxAnchorMs is the latest anchor an interval schedule can have (the
+	// year 9999), so that slot arithmetic in milliseconds cannot overflow.
+	maxAnchorMs = 253402300799999
+	maxInt64    = 1<<63 - 1
+)
+
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// errNoNextRun is a schedule whose next run cannot be computed.
+var errNoNextRun = errors.New("no next run can be computed")
 
 // timing computes a schedule's slots.
 type timing struct {
@@ -77,31 +93,134 @@ type timing struct {
 	anchor   time.Time
 }
 
-// next returns the first slot strictly after t.
+// next returns the first slot strictly after t, or the zero time when there
+// is none that can be computed (a cron expression that matches no date
+// within five years, such as 30 February; an interval whose arithmetic
+// would overflow).
 func (tm timing) next(t time.Time) time.Time {
+	var n time.Time
 	if tm.cron != nil {
-		return tm.cron.Next(t.In(tm.loc)).UTC()
+		n = tm.cronNext(t)
+	} else {
+		if tm.interval <= 0 {
+			return time.Time{}
+		}
+		if t.Before(tm.anchor) {
+			return tm.anchor.UTC()
+		}
+		// In milliseconds, checking every step: a stored anchor far in the past
+		// must not wrap around into a slot before t.
+		since, iv := t.UnixMilli()-tm.anchor.UnixMilli(), tm.interval.Milliseconds()
+		if since < 0 || iv <= 0 {
+			return time.Time{}
+		}
+		k := since/iv + 1
+		if k > (maxInt64-tm.anchor.UnixMilli())/iv {
+			return time.Time{}
+		}
+		n = time.UnixMilli(tm.anchor.UnixMilli() + k*iv)
 	}
-	if t.Before(tm.anchor) {
-		return tm.anchor
+	if n.IsZero() || !n.After(t) {
+		return time.Time{}
 	}
-	k := t.Sub(tm.anchor)/tm.interval + 1
-	return tm.anchor.Add(k * tm.interval)
+	return n.UTC()
+}
+
+// cronNext is the cron schedule's first slot after t. The cron library can
+// answer a time before t when the slot's wall-clock time occurs twice (the
+// hour a daylight saving time ends: Pacific/Chatham's 03:00 on its last
+// DST day); then the slot is that wall-clock time's later occurrence, or
+// failing that the first slot found from a little later.
+func (tm timing) cronNext(t time.Time) time.Time {
+	n := tm.cron.Next(t.In(tm.loc))
+	if n.IsZero() || n.After(t) {
+		return n
+	}
+	wall := func(x time.Time) [5]int {
+		x = x.In(tm.loc)
+		return [5]int{x.Year(), int(x.Month()), x.Day(), x.Hour(), x.Minute()}
+	}
+	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if later := n.Add(d); later.After(t) && wall(later) == wall(n) {
+			return later
+		}
+	}
+	from := t
+	for range 4 {
+		from = from.Add(time.Hour)
+		if n = tm.cron.Next(from.In(tm.loc)); n.IsZero() || n.After(t) {
+			return n
+		}
+	}
+	return time.Time{}
 }
 
 func (s *Schedule) timing() (timing, error) {
+	if len(s.Timezone) > maxTimezoneBytes {
+		return timing{}, fieldErr("timezone", "must be at most %d bytes", maxTimezoneBytes)
+	}
 	loc, err := time.LoadLocation(s.Timezone)
 	if err != nil {
 		return timing{}, fieldErr("timezone", "unknown time zone %q", s.Timezone)
 	}
 	if s.CronExpression != nil {
-		c, err := cronParser.Parse(*s.CronExpression)
+		c, err := parseCron(*s.CronExpression)
 		if err != nil {
-			return timing{}, fieldErr("cron_expression", "%v", err)
+			return timing{}, err
 		}
 		return timing{cron: c, loc: loc}, nil
 	}
+	if s.IntervalSeconds == nil || *s.IntervalSeconds < 1 || *s.IntervalSeconds > maxIntervalSeconds {
+		return timing{}, fieldErr("interval_seconds", "must be between 1 and %d (a year)", maxIntervalSeconds)
+	}
+	if s.anchor < 0 || s.anchor > maxAnchorMs {
+		// Only a stored hash can hold this (the anchor is the creation time).
+		return timing{}, fieldErr("interval_seconds", "the schedule's anchor %d is out of range", s.anchor)
+	}
 	return timing{loc: loc, interval: time.Duration(*s.IntervalSeconds) * time.Second, anchor: time.UnixMilli(s.anchor)}, nil
+}
+
+// parseCron parses a cron expression, refusing what the parser would accept
+// but not mean: a time zone prefix (the schedule's timezone says it) and an
+// @every whose duration the parser would silently round (under a second,
+// fractions of a second) or that is beyond the interval limit.
+func parseCron(expr string) (c cron.Schedule, err error) {
+	bad := func(format string, args ...any) (cron.Schedule, error) {
+		return nil, fieldErr("cron_expression", format, args...)
+	}
+	if len(expr) > maxCronBytes {
+		return bad("must be at most %d bytes", maxCronBytes)
+	}
+	spec := strings.TrimSpace(expr)
+	if spec == "" {
+		return bad("required")
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		return bad("must not name a time zone; give it in timezone")
+	}
+	if d, ok := strings.CutPrefix(spec, "@every "); ok {
+		every, err := time.ParseDuration(strings.TrimSpace(d))
+		switch {
+		case err != nil:
+			return bad("@every needs a duration such as 90s or 1h30m: %v", err)
+		case every < time.Second || every > maxIntervalSeconds*time.Second:
+			return bad("@every must be between 1s and %s (a year), like interval_seconds", time.Duration(maxIntervalSeconds)*time.Second)
+		case every%time.Second != 0:
+			return bad("@every must be a whole number of seconds")
+		}
+	}
+	defer func() {
+		// The parser has panicked on malformed input before; such an
+		// expression is invalid, not a crash.
+		if p := recover(); p != nil {
+			c, err = bad("cannot be parsed")
+		}
+	}()
+	c, err = cronParser.Parse(spec)
+	if err != nil {
+		return bad("%v", err)
+	}
+	return c, nil
 }
 
 // apply merges r into s and validates the result.
@@ -139,14 +258,14 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	if r.MisfirePolicy != nil {
 		s.MisfirePolicy = *r.MisfirePolicy
 	}
-	if s.Name == "" {
-		return fieldErr("name", "required")
+	if err := checkText("name", s.Name, true, MaxTitleBytes, false); err != nil {
+		return err
 	}
 	if s.JobType == "" {
 		return fieldErr("job_type", "required; registered types: %v", q.types())
 	}
 	if !slices.Contains(q.types(), s.JobType) {
-		return fieldErr("job_type", "unknown job type %q; registered types: %v", s.JobType, q.types())
+		return fieldErr("job_type", "unknown job type %q; registered types: %v", clip(s.JobType), q.types())
 	}
 	switch {
 	case s.CronExpression != nil && s.IntervalSeconds != nil:
@@ -156,11 +275,8 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	case s.IntervalSeconds != nil && (*s.IntervalSeconds < 1 || *s.IntervalSeconds > maxIntervalSeconds):
 		return fieldErr("interval_seconds", "must be between 1 and %d (a year)", maxIntervalSeconds)
 	}
-	if len(s.Name) > 500 {
-		return fieldErr("name", "must be at most 500 bytes")
-	}
 	if s.Timezone == "" || s.Timezone == "Local" {
-		return fieldErr("timezone", "must name an IANA time zone such as UTC or Europe/Berlin, got %q", s.Timezone)
+		return fieldErr("timezone", "must name an IANA time zone such as UTC or Europe/Berlin, got %q", clip(s.Timezone))
 	}
 	if s.Priority == "" {
 		s.Priority = "normal"
@@ -177,17 +293,32 @@ func (q *Queue) applySchedule(s *Schedule, r ScheduleRequest) error {
 	if s.TimeoutSeconds < 1 || s.TimeoutSeconds > 7*24*3600 {
 		return fieldErr("timeout_seconds", "must be between 1 and 604800")
 	}
-	if len(s.Parameters) == 0 || string(s.Parameters) == "null" {
-		s.Parameters = json.RawMessage("{}")
-	}
-	if s.Parameters[0] != '{' {
-		return fieldErr("parameters", "must be a JSON object")
+	if err := checkParamsObject(&s.Parameters); err != nil {
+		return err
 	}
 	if s.MisfirePolicy != MisfireFireOnce && s.MisfirePolicy != MisfireSkip {
 		return fieldErr("misfire_policy", "must be fire_once or skip")
 	}
-	_, err := s.timing()
-	return err
+	if err := q.checkNextRun(s); err != nil {
+		return err
+	}
+	// The schedule's jobs carry its parameters: check them as Enqueue would.
+	return q.checkParams(s.JobType, s.Parameters)
+}
+
+// checkNextRun checks s's timing, and that it yields a next run after now.
+func (q *Queue) checkNextRun(s *Schedule) error {
+	tm, err := s.timing()
+	if err != nil {
+		return err
+	}
+	if !tm.next(q.now()).IsZero() {
+		return nil
+	}
+	if s.CronExpression != nil {
+		return fieldErr("cron_expression", "never matches a date within five years (such as 30 February): it would never run")
+	}
+	return fieldErr("interval_seconds", "gives no next run")
 }
 
 // CreateSchedule validates and stores a schedule for tenant.
@@ -390,11 +521,11 @@ func (q *Queue) ListSchedules(ctx context.Context, tenant string) ([]*Schedule, 
 // recomputes the next run from now.
 func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r ScheduleRequest) (*Schedule, error) {
 	return q.modifySchedule(ctx, tenant, id, func(s *Schedule) (bool, error) {
-		if err := q.applySchedule(s, r); err != nil {
-			return false, err
-		}
 		if r.CronExpression != nil || r.IntervalSeconds != nil {
 			s.anchor = q.now().UnixMilli()
+		}
+		if err := q.applySchedule(s, r); err != nil {
+			return false, err
 		}
 		return r.CronExpression != nil || r.IntervalSeconds != nil || r.Timezone != nil || r.IsActive != nil, nil
 	})
@@ -404,6 +535,10 @@ func (q *Queue) UpdateSchedule(ctx context.Context, tenant, id string, r Schedul
 func (q *Queue) ToggleSchedule(ctx context.Context, tenant, id string) (*Schedule, error) {
 	return q.modifySchedule(ctx, tenant, id, func(s *Schedule) (bool, error) {
 		s.IsActive = !s.IsActive
+		if s.IsActive {
+			// A schedule parked for having no next run stays inactive.
+			return true, q.checkNextRun(s)
+		}
 		return true, nil
 	})
 }
@@ -494,17 +629,22 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	sc := scheduleFromHash(h)
 	tm, err := sc.timing()
 	if err != nil {
-		return err
+		return s.park(ctx, id, sc, h["next_run_at"], err)
 	}
 	slotStr := h["next_run_at"]
 	slot := time.UnixMilli(atoi64(slotStr))
 	next := tm.next(slot)
 	doFire := true
-	if !next.After(now) {
+	if next.IsZero() || !next.After(now) {
 		// Slots were missed (an outage): apply the misfire policy once and
 		// continue from the first slot after now.
 		next = tm.next(now)
 		doFire = sc.MisfirePolicy == MisfireFireOnce
+	}
+	if next.IsZero() {
+		// Stored before such timings were refused (30 February): firing it
+		// would fire on every tick, forever.
+		return s.park(ctx, id, sc, slotStr, errNoNextRun)
 	}
 	jobID := newID()
 	// run_at records the slot the job stands for (it runs at once).
@@ -526,6 +666,51 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	}
 	if res != "fired" && res != "stale" {
 		q.log.Debug("jobs.schedule_slot", zap.String("schedule_id", id), zap.String("outcome", res))
+	}
+	return nil
+}
+
+// park takes schedule id (sc as read), whose next run cannot be computed,
+// off the due list and clears its next_run_at, so that it never fires (nor
+// is looked at again) until an update gives it a timing that works. It
+// changes nothing when the schedule changed since it was read (slot is the
+// next_run_at it had): the next tick sees the new state.
+func (s *Scheduler) park(ctx context.Context, id string, sc *Schedule, slot string, why error) error {
+	q := s.q
+	key := q.scheduleKey(id)
+	parked := false
+	err := q.rdb.Watch(ctx, func(tx *goredis.Tx) error {
+		n, err := tx.Exists(ctx, key).Result()
+		if err != nil {
+			return err
+		}
+		cur, err := tx.HGet(ctx, key, "next_run_at").Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		if n == 1 && cur != slot {
+			return nil // changed meanwhile
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			if n == 1 {
+				p.HSet(ctx, key, "next_run_at", "")
+			}
+			p.ZRem(ctx, q.base+"s:due", id)
+			return nil
+		})
+		parked = err == nil && n == 1
+		return err
+	}, key)
+	if errors.Is(err, goredis.TxFailedErr) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if parked {
+		q.log.Error("jobs.schedule_never_fires", zap.String("schedule_id", id), zap.String("tenant_id", sc.TenantID),
+			zap.String("cron_expression", deref(sc.CronExpression)), zap.String("interval_seconds", derefInt(sc.IntervalSeconds)),
+			zap.String("timezone", sc.Timezone), zap.NamedError("reason", why))
 	}
 	return nil
 }

@@ -1,0 +1,30 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// StoreScheduleFieldsForTest overwrites fields of schedule id's stored hash
+// and makes it due at dueAt, bypassing validation: it stands for a schedule
+// stored by an older version or a damaged hash.
+func StoreScheduleFieldsForTest(ctx context.Context, q *Queue, id string, fields map[string]string, dueAt time.Time) error {
+	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.HSet(ctx, q.scheduleKey(id), fields)
+		p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(dueAt.UnixMilli()), Member: id})
+		return nil
+	})
+	return err
+}
+
+// ScheduleDueForTest reports whether schedule id is on the due list.
+func ScheduleDueForTest(ctx context.Context, q *Queue, id string) (bool, error) {
+	err := q.rdb.ZScore(ctx, q.base+"s:due", id).Err()
+	if errors.Is(err, goredis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
+}
