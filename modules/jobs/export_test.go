@@ -13,8 +13,8 @@ import (
 // stored by an older version or a damaged hash.
 func StoreScheduleFieldsForTest(ctx context.Context, q *Queue, id string, fields map[string]string, dueAt time.Time) error {
 	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.HSet(ctx, q.scheduleKey(id), fields)
-		p.ZAdd(ctx, q.base+"s:due", goredis.Z{Score: float64(dueAt.UnixMilli()), Member: id})
+		p.HSet(ctx, q.k.sched(id), fields)
+		p.ZAdd(ctx, q.k.schedDue(), goredis.Z{Score: float64(dueAt.UnixMilli()), Member: id})
 		return nil
 	})
 	return err
@@ -22,7 +22,7 @@ func StoreScheduleFieldsForTest(ctx context.Context, q *Queue, id string, fields
 
 // ScheduleDueForTest reports whether schedule id is on the due list.
 func ScheduleDueForTest(ctx context.Context, q *Queue, id string) (bool, error) {
-	err := q.rdb.ZScore(ctx, q.base+"s:due", id).Err()
+	err := q.rdb.ZScore(ctx, q.k.schedDue(), id).Err()
 	if errors.Is(err, goredis.Nil) {
 		return false, nil
 	}

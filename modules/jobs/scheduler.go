@@ -677,7 +677,7 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 // next_run_at it had): the next tick sees the new state.
 func (s *Scheduler) park(ctx context.Context, id string, sc *Schedule, slot string, why error) error {
 	q := s.q
-	key := q.scheduleKey(id)
+	key := q.k.sched(id)
 	parked := false
 	err := q.rdb.Watch(ctx, func(tx *goredis.Tx) error {
 		n, err := tx.Exists(ctx, key).Result()
@@ -695,7 +695,7 @@ func (s *Scheduler) park(ctx context.Context, id string, sc *Schedule, slot stri
 			if n == 1 {
 				p.HSet(ctx, key, "next_run_at", "")
 			}
-			p.ZRem(ctx, q.base+"s:due", id)
+			p.ZRem(ctx, q.k.schedDue(), id)
 			return nil
 		})
 		parked = err == nil && n == 1
