@@ -87,6 +87,17 @@ func TestTokenRefusesUnknownPermissionsAndRoles(t *testing.T) {
 	}
 }
 
+// A tenant id that keys cannot carry is refused when minting, naming it, so a
+// developer never holds a token the service would refuse.
+func TestTokenRefusesTenantsKeysCannotCarry(t *testing.T) {
+	for _, tenant := range []string{"a:b", "x{y}", "two words", strings.Repeat("t", 129)} {
+		code, out, errOut := redifx(t, nil, "token", "--sub", "alice", "--tenant", tenant, "--perm", "jobs.read")
+		if code == 0 || out != "" || !strings.Contains(errOut, "tenant") {
+			t.Errorf("tenant %q: exit %d stdout %q stderr %q", tenant, code, out, errOut)
+		}
+	}
+}
+
 // In production the answer is auth.ErrMintRefused's, whatever else is wrong
 // with the configuration.
 func TestTokenInProductionRefusesBeforeOtherConfigurationErrors(t *testing.T) {

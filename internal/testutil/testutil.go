@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 )
@@ -60,6 +61,22 @@ func Token(t testing.TB, secret, tenant string, perms ...string) string {
 	tok, err := auth.Mint(auth.Config{JWTSecret: secret}, config.Test, auth.TokenRequest{
 		Subject: "user-" + tenant, TenantID: tenant, Permissions: perms, TTL: time.Hour,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// UncheckedToken signs an hour-long HS256 token with secret for tenant and
+// perms without auth.Mint's checks, for tests of how a service answers a token
+// Mint would refuse (a tenant id that keys cannot carry, say).
+func UncheckedToken(t testing.TB, secret, tenant string, perms ...string) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "user", "tenant_id": tenant, "permissions": perms,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
