@@ -14,7 +14,11 @@
 // (keyspace.ValidateID: 1–128 bytes of letters, digits and . _ - @ + =): a
 // token with any other is refused with 401 naming tenant_id, and Mint refuses
 // to sign one. Caller.ValidUntil is exp plus the leeway: the instant from
-// which the same token is refused, and when streams it opened end.
+// which the same token is refused, and when streams it opened end. Claim
+// names are read exactly: a claim set with a member twice, or with a member
+// that differs from one of those claims (or iss, aud, exp, nbf, iat, jti) only
+// in case, is refused, so that every verifier of a token reads the same tenant
+// and permissions.
 //
 // Use on routes:
 //

@@ -1,13 +1,16 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis/keyspace"
 )
 
@@ -21,6 +24,34 @@ type claims struct {
 	TenantID    string   `json:"tenant_id,omitempty"`
 	Permissions []string `json:"permissions,omitempty"`
 	Roles       []string `json:"roles,omitempty"`
+}
+
+// claimNames are the names of the claims redifx reads, as the token must
+// spell them.
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "tenant_id", "permissions", "roles"}
+
+// UnmarshalJSON reads the claims strictly. encoding/json matches member names
+// without regard to case and lets the last duplicate win, so {"tenant_id":
+// "a", "Tenant_ID": "b"} would be tenant b here while another verifier of the
+// same token reads tenant a. A claim set with a member twice, or with a member
+// that differs from a claim redifx reads only in case, is refused.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	if _, err := httpserver.CheckJSONObject(data); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	for name := range members {
+		for _, known := range claimNames {
+			if name != known && strings.EqualFold(name, known) {
+				return fmt.Errorf("claims: member %q is claim %q spelled differently", name, known)
+			}
+		}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(data, (*plain)(c))
 }
 
 // Verifier checks tokens against the configured keys. Safe for concurrent
