@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,8 +118,13 @@ func (h *Handlers) publish(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "the request body must be one JSON object: " + err.Error(), "field": field})
 		return
 	}
+	// Numbers are kept as they were written (json.Number): decoded as
+	// float64, an integer such as 12345678901234567890 would be stored
+	// rounded, as another number than the caller sent.
 	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil || body == nil {
 		msg := "the request body must be one JSON object"
 		if err != nil {
 			msg += ": " + err.Error()
