@@ -14,6 +14,10 @@
 // "cache": {"available","hit","age_seconds","ttl_seconds"}. Cache-aside in
 // Redis per tenant for metrics.cache_ttl; a cold dashboard is computed once per
 // process (single flight) and about once across replicas (a short Redis lock).
+// A cached entry is used only when its body is one JSON object and it was
+// computed less than cache_ttl ago (not in the future); anything else there —
+// a corrupt body, a key that lost its TTL, a key of another type — is a miss
+// that recomputes and overwrites it.
 // POST /api/v1/metrics/cache/invalidate (metrics.manage) clears the caller's
 // tenant. Without Redis the dashboard is computed uncached, never a 500; a
 // source that fails reads {"available": false, "message": …} naming the Redis
