@@ -30,6 +30,8 @@
 // the request ID, never sent, except which claim is wrong for a genuine token
 // with an unusable tenant_id: "field": "tenant_id"); 403 JSON for a missing tenant or permission.
 // RequireStream also accepts ?access_token= on GET, for browsers' EventSource,
-// which cannot set headers: that puts the token in URLs, so the access log
-// redacts it and proxies in front must too.
+// which cannot set headers (the header wins when both are sent; the parameter
+// follows the header's syntax and size rules, and twice is 400 naming it):
+// that puts the token in URLs, so the access log redacts it and proxies in
+// front must too.
 package auth

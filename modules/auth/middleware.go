@@ -26,8 +26,21 @@ func ParseBearer(header string) (string, error) {
 		return "", ErrMalformedHeader
 	}
 	token = strings.TrimLeft(token, " ")
-	if token == "" || len(token) > maxTokenBytes {
+	if !wellFormedToken(token) {
 		return "", ErrMalformedHeader
+	}
+	return token, nil
+}
+
+// ErrMalformedQueryToken is returned for an access_token parameter that the
+// Authorization header would not accept either.
+var ErrMalformedQueryToken = errors.New("access_token is not a token")
+
+// wellFormedToken reports whether token is non-empty token68 text of at most
+// maxTokenBytes: the rule for a token wherever it comes from.
+func wellFormedToken(token string) bool {
+	if token == "" || len(token) > maxTokenBytes {
+		return false
 	}
 	trailing := false
 	for i := 0; i < len(token); i++ {
@@ -36,14 +49,14 @@ func ParseBearer(header string) (string, error) {
 		case ch == '=':
 			trailing = true // padding only at the end
 		case trailing:
-			return "", ErrMalformedHeader
+			return false
 		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
 			ch == '-', ch == '.', ch == '_', ch == '~', ch == '+', ch == '/':
 		default:
-			return "", ErrMalformedHeader
+			return false
 		}
 	}
-	return token, nil
+	return true
 }
 
 // AccessTokenParam is the query parameter that streaming GET routes accept
@@ -115,11 +128,27 @@ func (a *Authenticator) identify(c *gin.Context, stream bool) bool {
 	var raw string
 	var err error
 	header := c.GetHeader("Authorization")
+	var query []string
+	if stream && c.Request.Method == http.MethodGet {
+		query, _ = c.GetQueryArray(AccessTokenParam)
+	}
 	switch {
 	case header != "":
+		// The header counts, even when access_token is given too (as
+		// documented).
 		raw, err = ParseBearer(header)
-	case stream && c.Request.Method == http.MethodGet && c.Query(AccessTokenParam) != "":
-		raw = c.Query(AccessTokenParam)
+	case len(query) > 1:
+		// Which of two tokens would count is not for the server to guess
+		// (RFC 6750 §2: one token, sent once).
+		c.Header("WWW-Authenticate", `Bearer realm="redifx", error="invalid_request"`)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
+			"message": "access_token is given more than once; send one token", "field": AccessTokenParam})
+		return false
+	case len(query) == 1:
+		raw = query[0]
+		if !wellFormedToken(raw) {
+			err = ErrMalformedQueryToken
+		}
 	default:
 		err = errors.New("no bearer token")
 	}
