@@ -28,7 +28,8 @@
 //
 // 401 JSON for a missing or invalid token (the reason is logged at debug with
 // the request ID, never sent, except which claim is wrong for a genuine token
-// with an unusable tenant_id: "field": "tenant_id"); 403 JSON for a missing tenant or permission.
+// with an unusable tenant_id: "field": "tenant_id"); 403 JSON for a missing tenant or permission;
+// 400 naming Authorization when that header is given twice with different values.
 // RequireStream also accepts ?access_token= on GET, for browsers' EventSource,
 // which cannot set headers (the header wins when both are sent; the parameter
 // follows the header's syntax and size rules, and twice is 400 naming it):

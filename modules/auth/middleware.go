@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -128,6 +129,14 @@ func (a *Authenticator) identify(c *gin.Context, stream bool) bool {
 	var raw string
 	var err error
 	header := c.GetHeader("Authorization")
+	if values := c.Request.Header.Values("Authorization"); len(values) > 1 && slices.ContainsFunc(values[1:], func(v string) bool { return v != values[0] }) {
+		// Authorization is a singleton field; of two different tokens,
+		// which one would count is not for the server to guess.
+		c.Header("WWW-Authenticate", `Bearer realm="redifx", error="invalid_request"`)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
+			"message": "the Authorization header is given more than once with different values; send one token", "field": "Authorization"})
+		return false
+	}
 	var query []string
 	if stream && c.Request.Method == http.MethodGet {
 		query, _ = c.GetQueryArray(AccessTokenParam)

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -68,5 +69,33 @@ func TestQueryTokenFollowsTheHeaderRulesAndIsSentOnce(t *testing.T) {
 	f.engine.ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Errorf("POST stream route with a stray parameter: %d", rec.Code)
+	}
+}
+
+// Two Authorization headers with different values are 400 naming
+// Authorization (before, the first counted, whatever the second said); the
+// same header repeated is that header.
+func TestTwoDifferentAuthorizationHeadersAre400(t *testing.T) {
+	f := newFixture(t)
+	tok := sign(t, jwt.SigningMethodHS256, []byte(secret), valid(nil), "")
+	other := sign(t, jwt.SigningMethodHS256, []byte(secret), valid(claims{"tenant_id": "globex"}), "")
+	do := func(values ...string) (int, map[string]any) {
+		req := httptest.NewRequest("GET", "/jobs", nil)
+		for _, v := range values {
+			req.Header.Add("Authorization", v)
+		}
+		rec := httptest.NewRecorder()
+		f.engine.ServeHTTP(rec, req)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body
+	}
+	for _, pair := range [][]string{{"Bearer " + tok, "Bearer " + other}, {"Bearer " + tok, "Bearer garbage"}, {"Bearer garbage", "Bearer " + tok}, {"Bearer " + tok, ""}} {
+		if code, body := do(pair...); code != 400 || body["field"] != "Authorization" || body["error"] != "invalid_request" {
+			t.Errorf("%.20q…: %d %v", pair, code, body)
+		}
+	}
+	if code, body := do("Bearer "+tok, "Bearer "+tok); code != 200 || body["tenant"] != "acme" {
+		t.Errorf("one header repeated: %d %v", code, body)
 	}
 }
