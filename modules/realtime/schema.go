@@ -212,6 +212,9 @@ func normalize(channel, tenant string, ev map[string]any, now time.Time) (string
 		return "", invalid("timestamp", "must be an RFC 3339 string")
 	}
 	for name, v := range ev {
+		if err := checkSpelling(sc, name); err != nil {
+			return "", err
+		}
 		if err := checkNumbers(name, v); err != nil {
 			return "", err
 		}
@@ -264,6 +267,35 @@ func (f field) check(v any) error {
 	}
 	if f.max != nil && n > *f.max {
 		return invalid(f.name, "must be at most %v", *f.max)
+	}
+	return nil
+}
+
+// reservedMembers are the members every event has besides its schema's.
+var reservedMembers = []string{"event_type", "tenant_id", "timestamp", "source"}
+
+// checkSpelling refuses a member that is a schema field or a reserved member
+// spelled in another case ("Status", "ſtatus", "Tenant_ID"): it would pass
+// validation as an unknown member while readers that match names without
+// regard to case (encoding/json among them, the ONU view included) take it
+// for the field, so an event validated as status "online" could read as any
+// status there, or name another tenant.
+func checkSpelling(sc channelSchema, name string) error {
+	check := func(known string) error {
+		if name != known && strings.EqualFold(name, known) {
+			return invalid(name, "is %s spelled differently; members are case-sensitive and this one would be mistaken for it", known)
+		}
+		return nil
+	}
+	for _, known := range reservedMembers {
+		if err := check(known); err != nil {
+			return err
+		}
+	}
+	for _, f := range sc.fields {
+		if err := check(f.name); err != nil {
+			return err
+		}
 	}
 	return nil
 }
