@@ -102,3 +102,29 @@ func rawGet(t *testing.T, url, tok string) (int, []byte) {
 	}
 	return resp.StatusCode, b
 }
+
+// A lock key without a TTL — of any kind; no replica writes one — gets one:
+// before, every cold dashboard of the tenant waited lock_ttl for it, forever.
+func TestALockWithoutTTLExpires(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := metrics.DefaultConfig()
+	cfg.LockTTL = 300 * time.Millisecond
+	e := start(t, srv.URL(), cfg)
+	ctx := context.Background()
+	rdb := e.mgr.Named(redis.ClientCache)
+	for _, tenant := range []string{"stringlock", "listlock"} {
+		lock := e.mgr.Prefix(redis.ClientCache) + "metrics:{" + tenant + "}:lock"
+		if tenant == "listlock" {
+			rdb.LPush(ctx, lock, "x")
+		} else {
+			rdb.Set(ctx, lock, "1", 0)
+		}
+		code, d := call(t, "GET", e.base+"/api/v1/metrics/dashboard", token(t, tenant, "metrics.read"))
+		if code != 200 || d["plain"].(map[string]any)["tenant"] != tenant {
+			t.Fatalf("%s: %d %v", tenant, code, d)
+		}
+		if ttl := rdb.PTTL(ctx, lock).Val(); ttl == -1 {
+			t.Errorf("%s: the lock still has no TTL", tenant)
+		}
+	}
+}

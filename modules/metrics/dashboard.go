@@ -199,6 +199,11 @@ func (d *Dashboard) fill(ctx context.Context, tenant string) (*cached, error) {
 		return nil, err
 	}
 	if !locked {
+		// A lock without a TTL (of any kind: no replica writes one) would
+		// hold every cold computation up by LockTTL forever: give it one.
+		if ttl, err := d.rdb.PTTL(ctx, d.lockKey(tenant)).Result(); err == nil && ttl == -1 {
+			d.rdb.PExpire(ctx, d.lockKey(tenant), d.cfg.LockTTL)
+		}
 		deadline := time.Now().Add(d.cfg.LockTTL)
 		for time.Now().Before(deadline) {
 			time.Sleep(25 * time.Millisecond)

@@ -17,7 +17,8 @@
 // A cached entry is used only when its body is one JSON object and it was
 // computed less than cache_ttl ago (not in the future); anything else there —
 // a corrupt body, a key that lost its TTL, a key of another type — is a miss
-// that recomputes and overwrites it.
+// that recomputes and overwrites it. A lock key without a TTL (none is ever
+// written so) is given lock_ttl, so that it delays cold dashboards once only.
 // POST /api/v1/metrics/cache/invalidate (metrics.manage) clears the caller's
 // tenant. Without Redis the dashboard is computed uncached, never a 500; a
 // source that fails reads {"available": false, "message": …} naming the Redis
