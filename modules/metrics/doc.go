@@ -2,7 +2,8 @@
 // tenant KPI dashboard.
 //
 // Prometheus: Go and process collectors, HTTP series by route template
-// (redifx_http_requests_total, redifx_http_request_duration_seconds,
+// ("unmatched" for any other path), method (the standard ones, else "other")
+// and status (redifx_http_requests_total, redifx_http_request_duration_seconds,
 // redifx_http_requests_in_flight), Redis command durations by command name
 // (redifx_redis_command_duration_seconds, a go-redis hook with a bounded label
 // set) and every collector any module adds to the "prometheus.collectors"
