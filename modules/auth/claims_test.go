@@ -74,3 +74,32 @@ func TestClaimsSpelledInAnotherCaseOrTwiceAreRefused(t *testing.T) {
 		t.Errorf("a minted-style token: %+v %v", c, err)
 	}
 }
+
+// exp, nbf and iat beyond the year 9999 are refused: the JWT library turned
+// an nbf of 1e19 seconds (a token never valid) into a date in the distant
+// past, and the token was accepted at once; likewise an iat of 1e19.
+func TestNumericDatesOutOfRangeAreRefused(t *testing.T) {
+	f := newFixture(t)
+	v := verifier(t, auth.Config{JWTSecret: secret})
+	for name, value := range map[string]any{
+		"nbf 1e19": claims{"nbf": 1e19}, "nbf 2^63": claims{"nbf": 9223372036854775808.0}, "iat 1e19": claims{"iat": 1e19},
+		"exp 1e19": claims{"exp": 1e19}, "exp 1e300": claims{"exp": 1e300}, "nbf -1e19": claims{"nbf": -1e19},
+		"nbf year 10000": claims{"nbf": 253402300800}, "iat string": claims{"iat": "1"}, "exp null": claims{"exp": "null"},
+	} {
+		tok := sign(t, jwt.SigningMethodHS256, []byte(secret), valid(value.(claims)), "")
+		if c, err := v.Verify(tok); err == nil {
+			t.Errorf("%s: accepted as %+v", name, c)
+		}
+		if rec, body := f.do("GET", "/jobs", tok); rec.Code != 401 {
+			t.Errorf("%s: %d %v", name, rec.Code, body)
+		}
+	}
+	// The bounds themselves and ordinary dates pass.
+	for name, c := range map[string]claims{
+		"exp year 9999": {"exp": 253402300799}, "nbf 0": {"nbf": 0}, "iat 1": {"iat": 1}, "fractional": {"exp": float64(time.Now().Add(time.Hour).Unix()) + 0.5},
+	} {
+		if _, err := v.Verify(sign(t, jwt.SigningMethodHS256, []byte(secret), valid(c), "")); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

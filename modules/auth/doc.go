@@ -18,7 +18,8 @@
 // names are read exactly: a claim set with a member twice, or with a member
 // that differs from one of those claims (or iss, aud, exp, nbf, iat, jti) only
 // in case, is refused, so that every verifier of a token reads the same tenant
-// and permissions.
+// and permissions; exp, nbf and iat must be JSON numbers within the years
+// 0001 to 9999 (beyond, the JWT library wrapped an nbf of 1e19 into the past).
 //
 // Use on routes:
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ type claims struct {
 	Permissions []string `json:"permissions,omitempty"`
 	Roles       []string `json:"roles,omitempty"`
 }
+
+// maxNumericDate is the last second of the year 9999, in Unix seconds: the
+// largest exp, nbf or iat read (and, negated, the smallest).
+const maxNumericDate = 253402300799
 
 // claimNames are the names of the claims redifx reads, as the token must
 // spell them.
@@ -48,6 +53,23 @@ func (c *claims) UnmarshalJSON(data []byte) error {
 			if name != known && strings.EqualFold(name, known) {
 				return fmt.Errorf("claims: member %q is claim %q spelled differently", name, known)
 			}
+		}
+	}
+	// A NumericDate beyond what an int64 of seconds holds wraps around in
+	// the JWT library: an nbf of 1e19 (never valid) became a date in the
+	// distant past, and the token was accepted at once.
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
+			return fmt.Errorf("claims: %s is not a number", name) // a NumericDate is a JSON number
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
+			return fmt.Errorf("claims: %s is outside the years 0001 to 9999", name)
 		}
 	}
 	type plain claims // without this method
