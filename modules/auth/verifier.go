@@ -27,9 +27,12 @@ type claims struct {
 	Roles       []string `json:"roles,omitempty"`
 }
 
-// maxNumericDate is the last second of the year 9999, in Unix seconds: the
-// largest exp, nbf or iat read (and, negated, the smallest).
-const maxNumericDate = 253402300799
+// The range of exp, nbf and iat read, in Unix seconds: the first second of
+// the year 0001 to the last of 9999.
+const (
+	minNumericDate = -62135596800
+	maxNumericDate = 253402300799
+)
 
 // claimNames are the names of the claims redifx reads, as the token must
 // spell them.
@@ -68,7 +71,7 @@ func (c *claims) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("claims: %s is not a number", name) // a NumericDate is a JSON number
 		}
 		f, err := n.Float64()
-		if err != nil || math.IsNaN(f) || math.Abs(f) > maxNumericDate {
+		if err != nil || math.IsNaN(f) || f < minNumericDate || f > maxNumericDate {
 			return fmt.Errorf("claims: %s is outside the years 0001 to 9999", name)
 		}
 	}
