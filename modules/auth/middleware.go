@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -26,8 +27,21 @@ func ParseBearer(header string) (string, error) {
 		return "", ErrMalformedHeader
 	}
 	token = strings.TrimLeft(token, " ")
-	if token == "" || len(token) > maxTokenBytes {
+	if !wellFormedToken(token) {
 		return "", ErrMalformedHeader
+	}
+	return token, nil
+}
+
+// ErrMalformedQueryToken is returned for an access_token parameter that the
+// Authorization header would not accept either.
+var ErrMalformedQueryToken = errors.New("access_token is not a token")
+
+// wellFormedToken reports whether token is non-empty token68 text of at most
+// maxTokenBytes: the rule for a token wherever it comes from.
+func wellFormedToken(token string) bool {
+	if token == "" || len(token) > maxTokenBytes {
+		return false
 	}
 	trailing := false
 	for i := 0; i < len(token); i++ {
@@ -36,14 +50,14 @@ func ParseBearer(header string) (string, error) {
 		case ch == '=':
 			trailing = true // padding only at the end
 		case trailing:
-			return "", ErrMalformedHeader
+			return false
 		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9',
 			ch == '-', ch == '.', ch == '_', ch == '~', ch == '+', ch == '/':
 		default:
-			return "", ErrMalformedHeader
+			return false
 		}
 	}
-	return token, nil
+	return true
 }
 
 // AccessTokenParam is the query parameter that streaming GET routes accept
@@ -115,11 +129,35 @@ func (a *Authenticator) identify(c *gin.Context, stream bool) bool {
 	var raw string
 	var err error
 	header := c.GetHeader("Authorization")
+	if values := c.Request.Header.Values("Authorization"); len(values) > 1 && slices.ContainsFunc(values[1:], func(v string) bool { return v != values[0] }) {
+		// Authorization is a singleton field; of two different tokens,
+		// which one would count is not for the server to guess.
+		c.Header("WWW-Authenticate", `Bearer realm="redifx", error="invalid_request"`)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
+			"message": "the Authorization header is given more than once with different values; send one token", "field": "Authorization"})
+		return false
+	}
+	var query []string
+	if stream && c.Request.Method == http.MethodGet {
+		query, _ = c.GetQueryArray(AccessTokenParam)
+	}
 	switch {
 	case header != "":
+		// The header counts, even when access_token is given too (as
+		// documented).
 		raw, err = ParseBearer(header)
-	case stream && c.Request.Method == http.MethodGet && c.Query(AccessTokenParam) != "":
-		raw = c.Query(AccessTokenParam)
+	case len(query) > 1:
+		// Which of two tokens would count is not for the server to guess
+		// (RFC 6750 §2: one token, sent once).
+		c.Header("WWW-Authenticate", `Bearer realm="redifx", error="invalid_request"`)
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
+			"message": "access_token is given more than once; send one token", "field": AccessTokenParam})
+		return false
+	case len(query) == 1:
+		raw = query[0]
+		if !wellFormedToken(raw) {
+			err = ErrMalformedQueryToken
+		}
 	default:
 		err = errors.New("no bearer token")
 	}

@@ -1,13 +1,17 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/redis/keyspace"
 )
 
@@ -21,6 +25,58 @@ type claims struct {
 	TenantID    string   `json:"tenant_id,omitempty"`
 	Permissions []string `json:"permissions,omitempty"`
 	Roles       []string `json:"roles,omitempty"`
+}
+
+// The range of exp, nbf and iat read, in Unix seconds: the first second of
+// the year 0001 to the last of 9999.
+const (
+	minNumericDate = -62135596800
+	maxNumericDate = 253402300799
+)
+
+// claimNames are the names of the claims redifx reads, as the token must
+// spell them.
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "tenant_id", "permissions", "roles"}
+
+// UnmarshalJSON reads the claims strictly. encoding/json matches member names
+// without regard to case and lets the last duplicate win, so {"tenant_id":
+// "a", "Tenant_ID": "b"} would be tenant b here while another verifier of the
+// same token reads tenant a. A claim set with a member twice, or with a member
+// that differs from a claim redifx reads only in case, is refused.
+func (c *claims) UnmarshalJSON(data []byte) error {
+	if _, err := httpserver.CheckJSONObject(data); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	for name := range members {
+		for _, known := range claimNames {
+			if name != known && strings.EqualFold(name, known) {
+				return fmt.Errorf("claims: member %q is claim %q spelled differently", name, known)
+			}
+		}
+	}
+	// A NumericDate beyond what an int64 of seconds holds wraps around in
+	// the JWT library: an nbf of 1e19 (never valid) became a date in the
+	// distant past, and the token was accepted at once.
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
+			return fmt.Errorf("claims: %s is not a number", name) // a NumericDate is a JSON number
+		}
+		f, err := n.Float64()
+		if err != nil || math.IsNaN(f) || f < minNumericDate || f > maxNumericDate {
+			return fmt.Errorf("claims: %s is outside the years 0001 to 9999", name)
+		}
+	}
+	type plain claims // without this method
+	return json.Unmarshal(data, (*plain)(c))
 }
 
 // Verifier checks tokens against the configured keys. Safe for concurrent

@@ -88,10 +88,21 @@ func (c *cached) encode() []byte {
 	return append(b, c.Body...)
 }
 
-func decodeCached(raw []byte) (*cached, bool) {
+// clockSkew is how far in the future another replica's computation time may
+// be (clocks of replicas differ a little).
+const clockSkew = time.Minute
+
+// decodeCached reads the Redis form, or reports false for anything this
+// process would not have written: a body that is not one JSON object (it is
+// sent as it is, so it would make the answer invalid JSON), or a computation
+// time that is not a plausible recent instant.
+func decodeCached(raw []byte, now time.Time) (*cached, bool) {
 	ms, body, ok := bytes.Cut(raw, []byte{'\n'})
 	n, err := strconv.ParseInt(string(ms), 10, 64)
-	if !ok || err != nil || len(body) < 2 || body[len(body)-1] != '}' {
+	if !ok || err != nil || n <= 0 || n > now.Add(clockSkew).UnixMilli() {
+		return nil, false
+	}
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || !json.Valid(body) {
 		return nil, false
 	}
 	return &cached{ComputedAt: time.UnixMilli(n).UTC(), Body: body}, true
@@ -168,7 +179,15 @@ func (d *Dashboard) read(ctx context.Context, tenant string) (*cached, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return decodeCached(raw)
+	// An entry is a miss unless it is well-formed and younger than the
+	// cache TTL: the key's own TTL is not trusted alone (a key that lost it
+	// would otherwise be served forever), and a miss recomputes and
+	// overwrites it.
+	c, ok := decodeCached(raw, time.Now())
+	if !ok || time.Since(c.ComputedAt) >= d.cfg.CacheTTL {
+		return nil, false
+	}
+	return c, true
 }
 
 // fill computes and caches a cold dashboard. The replica that takes the lock
@@ -180,6 +199,11 @@ func (d *Dashboard) fill(ctx context.Context, tenant string) (*cached, error) {
 		return nil, err
 	}
 	if !locked {
+		// A lock without a TTL (of any kind: no replica writes one) would
+		// hold every cold computation up by LockTTL forever: give it one.
+		if ttl, err := d.rdb.PTTL(ctx, d.lockKey(tenant)).Result(); err == nil && ttl == -1 {
+			d.rdb.PExpire(ctx, d.lockKey(tenant), d.cfg.LockTTL)
+		}
 		deadline := time.Now().Add(d.cfg.LockTTL)
 		for time.Now().Before(deadline) {
 			time.Sleep(25 * time.Millisecond)

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -62,8 +63,19 @@ func (m *HTTPMetrics) Middleware() httpserver.Middleware {
 		if route == "" {
 			route = "unmatched" // bounded: never the raw path
 		}
-		method := c.Request.Method
+		method := methodLabel(c.Request.Method)
 		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
 		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}}
+}
+
+// methodLabel bounds the method label: a client may send any token as its
+// method, and each new one would otherwise add series for good.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }

@@ -55,6 +55,13 @@ func FuzzPublishBody(f *testing.F) {
 		{1, `{"event_type":"alert.raised","alert_id":"a","severity":"critical","message":"m","tenant_id":"other"}`, ""},
 		{0, `{"event_type":"onu.online","onu_serial":"s","status":"online","signal_dbm":1e309}`, ""},
 		{2, `{"event_type":"ticket.created","ticket_id":"\u0000:{x}"}`, strings.Repeat("k", 255)},
+		// Numbers kept as written, integers beyond 2^53-1, blank ids, and
+		// members spelled like a field in another case.
+		{1, `{"event_type":"alert.raised","alert_id":"a","severity":"info","message":"m","ref":12345678901234567890,"x":{"y":[1e308,-0]}}`, ""},
+		{4, `{"event_type":"session.started","session_id":"s","username":"u","bytes_out":-9007199254740992}`, ""},
+		{2, `{"event_type":"ticket.created","ticket_id":"  "}`, ""},
+		{0, `{"event_type":"onu.online","onu_serial":"s","status":"online","ſtatus":"offline"}`, ""},
+		{1, `{"event_type":"alert.raised","alert_id":"a","severity":"info","message":"m","Tenant_ID":"other"}`, "k2"},
 	} {
 		f.Add(s.ch, []byte(s.body), s.key)
 	}

@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,7 +89,10 @@ func (h *Handlers) publish(c *gin.Context) {
 		httpserver.Error(c, http.StatusForbidden, "forbidden", "channel "+channel+" is written by the "+owner+" module only")
 		return
 	}
-	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
+	key, ok := singleHeader(c, "Idempotency-Key")
+	if !ok {
+		return
+	}
 	if len(key) > MaxIdempotencyKeyBytes {
 		h.fail(c, invalid("Idempotency-Key", "must be at most %d bytes, got %d", MaxIdempotencyKeyBytes, len(key)))
 		return
@@ -117,8 +121,13 @@ func (h *Handlers) publish(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_body", "message": "the request body must be one JSON object: " + err.Error(), "field": field})
 		return
 	}
+	// Numbers are kept as they were written (json.Number): decoded as
+	// float64, an integer such as 12345678901234567890 would be stored
+	// rounded, as another number than the caller sent.
 	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil || body == nil {
 		msg := "the request body must be one JSON object"
 		if err != nil {
 			msg += ": " + err.Error()
@@ -176,7 +185,10 @@ func (h *Handlers) stream(c *gin.Context) {
 		httpserver.Error(c, http.StatusNotFound, "not_found", "unknown channel "+strconv.Quote(name))
 		return
 	}
-	lastID := strings.TrimSpace(c.GetHeader("Last-Event-ID"))
+	lastID, ok := singleHeader(c, "Last-Event-ID")
+	if !ok {
+		return
+	}
 	if lastID != "" {
 		if _, err := parseID(lastID); err != nil {
 			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_last_event_id",
@@ -268,6 +280,26 @@ func (h *Handlers) stream(c *gin.Context) {
 		s.replayedUpTo = cursor // the client has everything up to its resume point
 	}
 	h.hub.serve(func(stop <-chan struct{}) { s.serve(conn, caller.ValidUntil(), stop) })
+}
+
+// singleHeader returns the value of header name, trimmed, "" when absent. A
+// header given more than once with different values is ambiguous — which one
+// would count is not for the server to guess — and is answered with 400
+// naming it (ok false); repeats of one value are that value.
+func singleHeader(c *gin.Context, name string) (string, bool) {
+	values := c.Request.Header.Values(name)
+	if len(values) == 0 {
+		return "", true
+	}
+	v := strings.TrimSpace(values[0])
+	for _, other := range values[1:] {
+		if strings.TrimSpace(other) != v {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "validation_error",
+				"message": name + " is given more than once with different values; send it once", "field": name})
+			return "", false
+		}
+	}
+	return v, true
 }
 
 // resetInfo is what an "event: reset" says.

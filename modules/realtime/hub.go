@@ -92,7 +92,7 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Hub{
+	h := &Hub{
 		cfg:      cfg,
 		log:      log.Named("realtime"),
 		mgr:      mgr,
@@ -104,6 +104,8 @@ func NewHub(cfg Config, mgr *redis.Manager, log *zap.Logger) *Hub {
 		stopping: make(chan struct{}),
 		reads:    make(chan struct{}, cfg.MaxRedisReads),
 	}
+	h.store.callTTL = callRecordTTL(mgr.Config().SocketTimeout)
+	return h
 }
 
 func newReplicaID() string {

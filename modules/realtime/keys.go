@@ -63,5 +63,9 @@ func (k keys) counts(tenant string, t time.Time) string {
 // clients holds each replica's count of tenant's open streams.
 func (k keys) clients(tenant string) string { return k.tenant(tenant, "clients") }
 
+// call records what one publish script call answered (see publishScript);
+// id is random hex.
+func (k keys) call(tenant, id string) string { return k.tenant(tenant, "call:"+id) }
+
 // idem holds the event id an Idempotency-Key of tenant was answered with.
 func (k keys) idem(tenant, key string) string { return k.tenant(tenant, "idem:"+keyspace.Part(key)) }

@@ -62,6 +62,8 @@ func TestKeysAreInjective(t *testing.T) {
 		m := r.IntN(3)
 		add(k.counts(tenant, minute.Add(time.Duration(m)*time.Minute)), owner{"counts", tenant, strconv.Itoa(m)})
 		add(k.idem(tenant, part), owner{"idem", tenant, part})
+		call := newCallID()
+		add(k.call(tenant, call), owner{"call", tenant, call})
 	}
 }
 
@@ -69,7 +71,7 @@ func TestKeysAreInjective(t *testing.T) {
 // may touch them all on Cluster.
 func TestKeysShareTheTenantsHashTag(t *testing.T) {
 	k := newKeys("redifx:")
-	for _, key := range []string{k.stream("t1"), k.streamBytes("t1"), k.onus("t1"), k.onusSeen("t1"), k.clients("t1"), k.counts("t1", time.Now()), k.idem("t1", "a{b}c")} {
+	for _, key := range []string{k.stream("t1"), k.streamBytes("t1"), k.onus("t1"), k.onusSeen("t1"), k.clients("t1"), k.counts("t1", time.Now()), k.idem("t1", "a{b}c"), k.call("t1", newCallID())} {
 		i := strings.IndexByte(key, '{')
 		j := strings.IndexByte(key[i:], '}')
 		if i < 0 || j < 0 || key[i+1:i+j] != "t1" {

@@ -2,6 +2,8 @@ package realtime
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -33,10 +35,18 @@ import (
 // (KEYS[3], kept 61 minutes). KEYS[5] holds the bytes the history holds
 // (channel, type and data of each event), recounted when it is missing.
 //
+// A call may name a record of its own (KEYS[call_idx], a unique name per
+// call): the script writes its answers there, and a call whose record exists
+// is a repeat of one that ran — go-redis sends a command again when its reply
+// times out, and Redis runs both copies once it answers — so it returns the
+// recorded answers and writes nothing. Without it, a publish during a stall
+// longer than redis.socket_timeout was stored twice.
+//
 // KEYS: stream, onus, counts, onus_seen, stream_bytes, then the batch's
-// idempotency records. ARGV: max_len, cutoff_ms, ttl_ms, tenant,
-// pubsub_channel, now_ms, max_bytes, n, then per event: channel, event_type,
-// data, onu_serial, idempotency key index in KEYS (0: none), fingerprint.
+// idempotency records and the call record. ARGV: max_len, cutoff_ms, ttl_ms,
+// tenant, pubsub_channel, now_ms, max_bytes, n, then per event: channel,
+// event_type, data, onu_serial, idempotency key index in KEYS (0: none),
+// fingerprint; then, optionally, call_idx and the call record's ttl_ms.
 // Returns one answer per event, in order.
 var publishScript = goredis.NewScript(`
 local function bad(what) return redis.error_reply('ERR realtime publish: ' .. what) end
@@ -54,7 +64,14 @@ if not now then return bad('now_ms must be a non-negative integer') end
 if not maxBytes then return bad('max_bytes must be a positive integer') end
 if not n then return bad('n must be a non-negative integer') end
 if tenant == nil or tenant == '' or pubsub == nil or pubsub == '' then return bad('tenant and pubsub channel are required') end
-if #ARGV ~= 8 + 6 * n then return bad('expected ' .. (8 + 6 * n) .. ' arguments, got ' .. #ARGV) end
+local callIdx, callTTL = 0, 0
+if #ARGV == 10 + 6 * n then
+  callIdx, callTTL = int(ARGV[9 + 6 * n], 6), int(ARGV[10 + 6 * n], 1)
+  if not callIdx or callIdx > #KEYS then return bad('call record index') end
+  if not callTTL then return bad('call record ttl_ms must be a positive integer') end
+elseif #ARGV ~= 8 + 6 * n then
+  return bad('expected ' .. (8 + 6 * n) .. ' or ' .. (10 + 6 * n) .. ' arguments, got ' .. #ARGV)
+end
 if #KEYS < 5 then return bad('expected at least 5 keys') end
 local function isType(k, want)
   local t = redis.call('TYPE', k)
@@ -63,6 +80,18 @@ local function isType(k, want)
 end
 for i, want in ipairs({'stream', 'hash', 'hash', 'zset', 'string'}) do
   if not isType(KEYS[i], want) then return bad('key ' .. i .. ' holds the wrong kind of value') end
+end
+-- A repeat of a call that ran already (the client timed out and sent it
+-- again) answers what that call answered, and writes nothing.
+if callIdx ~= 0 then
+  if not isType(KEYS[callIdx], 'string') then return bad('the call record holds the wrong kind of value') end
+  local done = redis.call('GET', KEYS[callIdx])
+  if done then
+    local prev = {}
+    for a in string.gmatch(done, '[^,]+') do prev[#prev + 1] = a end
+    if #prev ~= n then return bad('the call record is corrupt') end
+    return prev
+  end
 end
 local counts, chans = {}, {}
 for k = 0, n - 1 do
@@ -177,8 +206,16 @@ for _, ch in ipairs(chans) do
   if counts[ch] > 0 then redis.call('HINCRBY', KEYS[3], ch, counts[ch]); counted = true end
 end
 if counted then redis.call('PEXPIRE', KEYS[3], 3660000) end
+if callIdx ~= 0 then redis.call('SET', KEYS[callIdx], table.concat(out, ','), 'PX', callTTL) end
 return out
 `)
+
+// newCallID returns a name for one script call's record: 128 random bits.
+func newCallID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // maxPublishBatch bounds the events one flush stores.
 const maxPublishBatch = 256
@@ -280,10 +317,20 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 		}
 		groups[r.tenant] = append(groups[r.tenant], r)
 	}
+	// Each tenant's call is built once: a repeat of it (NOSCRIPT, or
+	// go-redis after a timeout) carries the same call record.
+	type tenantCall struct {
+		keys []string
+		args []any
+	}
+	calls := map[string]tenantCall{}
 	call := func(tenant string) ([]string, []any) {
+		if c, ok := calls[tenant]; ok {
+			return c.keys, c.args
+		}
 		g := groups[tenant]
 		keys := []string{s.keys.stream(tenant), s.keys.onus(tenant), s.keys.counts(tenant, now), s.keys.onusSeen(tenant), s.keys.streamBytes(tenant)}
-		args := make([]any, 0, 8+6*len(g))
+		args := make([]any, 0, 10+6*len(g))
 		args = append(args, s.maxLen, cutoff, s.ttl.Milliseconds(), tenant, s.keys.pubsub(), now.UnixMilli(), s.maxBytes, len(g))
 		for _, r := range g {
 			idx := 0
@@ -293,6 +340,9 @@ func (s *store) flush(ctx context.Context, batch []*publishReq) {
 			}
 			args = append(args, r.channel, r.eventType, string(r.data), r.serial, idx, r.fingerprint)
 		}
+		keys = append(keys, s.keys.call(tenant, newCallID()))
+		args = append(args, len(keys), s.callTTL.Milliseconds())
+		calls[tenant] = tenantCall{keys, args}
 		return keys, args
 	}
 	settle := func(tenant string, ids []string, err error) {

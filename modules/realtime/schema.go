@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -209,6 +211,14 @@ func normalize(channel, tenant string, ev map[string]any, now time.Time) (string
 	default:
 		return "", invalid("timestamp", "must be an RFC 3339 string")
 	}
+	for name, v := range ev {
+		if err := checkSpelling(sc, name); err != nil {
+			return "", err
+		}
+		if err := checkNumbers(name, v); err != nil {
+			return "", err
+		}
+	}
 	for _, f := range sc.fields {
 		v, present := ev[f.name]
 		if !present || v == nil {
@@ -234,6 +244,9 @@ func (f field) check(v any) error {
 		if f.required && s == "" {
 			return invalid(f.name, "must not be empty")
 		}
+		if f.required && strings.TrimSpace(s) == "" {
+			return invalid(f.name, "must not be blank (only white space)")
+		}
 		if f.enum != nil && !slices.Contains(f.enum, s) {
 			return invalid(f.name, "must be one of %v, got %q", f.enum, s)
 		}
@@ -246,11 +259,73 @@ func (f field) check(v any) error {
 	if f.kind == kindInteger && n != math.Trunc(n) {
 		return invalid(f.name, "must be an integer")
 	}
+	if f.kind == kindInteger && math.Abs(n) > MaxExactInteger {
+		return invalid(f.name, "must be between -%d and %d (integers beyond are not exact in JSON readers)", int64(MaxExactInteger), int64(MaxExactInteger))
+	}
 	if f.min != nil && n < *f.min {
 		return invalid(f.name, "must be at least %v", *f.min)
 	}
 	if f.max != nil && n > *f.max {
 		return invalid(f.name, "must be at most %v", *f.max)
+	}
+	return nil
+}
+
+// reservedMembers are the members every event has besides its schema's.
+var reservedMembers = []string{"event_type", "tenant_id", "timestamp", "source"}
+
+// checkSpelling refuses a member that is a schema field or a reserved member
+// spelled in another case ("Status", "ſtatus", "Tenant_ID"): it would pass
+// validation as an unknown member while readers that match names without
+// regard to case (encoding/json among them, the ONU view included) take it
+// for the field, so an event validated as status "online" could read as any
+// status there, or name another tenant.
+func checkSpelling(sc channelSchema, name string) error {
+	check := func(known string) error {
+		if name != known && strings.EqualFold(name, known) {
+			return invalid(name, "is %s spelled differently; members are case-sensitive and this one would be mistaken for it", known)
+		}
+		return nil
+	}
+	for _, known := range reservedMembers {
+		if err := check(known); err != nil {
+			return err
+		}
+	}
+	for _, f := range sc.fields {
+		if err := check(f.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxExactInteger is the largest integer an integer field of an event takes:
+// 2^53-1, the largest that every JSON reader (JavaScript's among them) holds
+// exactly.
+const MaxExactInteger = 1<<53 - 1
+
+// checkNumbers refuses, naming its path, a number anywhere in v (the value of
+// the event's member name) that no float64 holds, such as 1e400: it would
+// reach readers as infinity or fail to decode there.
+func checkNumbers(path string, v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		if f, err := x.Float64(); err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return invalid(path, "is not a representable number: %.40s", x.String())
+		}
+	case map[string]any:
+		for k, e := range x {
+			if err := checkNumbers(path+"."+k, e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if err := checkNumbers(path+"["+strconv.Itoa(i)+"]", e); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

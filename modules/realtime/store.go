@@ -84,10 +84,15 @@ type store struct {
 	maxLen   int64
 	maxBytes int64
 	ttl      time.Duration
+	// callTTL is how long a publish script call's record is kept: longer
+	// than go-redis may take to send the call again (see publishScript).
+	callTTL time.Duration
 
 	pubs publishQueue // events waiting for the next batch (see add)
 }
 
+// newStore builds the store, for a client with the default
+// redis.socket_timeout (NewHub sets callTTL for the real one).
 func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store {
 	return &store{
 		rdb:      rdb,
@@ -95,7 +100,15 @@ func newStore(rdb goredis.UniversalClient, keyPrefix string, cfg Config) *store 
 		maxLen:   int64(cfg.HistorySize * len(Channels)),
 		maxBytes: cfg.HistoryMaxBytes,
 		ttl:      cfg.HistoryTTL,
+		callTTL:  callRecordTTL(redis.DefaultConfig().SocketTimeout),
 	}
+}
+
+// callRecordTTL covers every attempt go-redis makes (up to four, each
+// bounded by the socket timeout, with backoffs under a second), with a wide
+// margin, and at least a minute.
+func callRecordTTL(socketTimeout time.Duration) time.Duration {
+	return max(time.Minute, 10*(socketTimeout+time.Second))
 }
 
 // after returns up to count events of tenant after id (exclusive).
