@@ -620,6 +620,12 @@ func (s *Scheduler) tick(ctx context.Context) {
 func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	q := s.q
 	h, err := q.rdb.HGetAll(ctx, q.k.sched(id)).Result()
+	if poisoned(ctx, err) {
+		// The schedule's key is damaged (not a hash): retrying every tick
+		// would fail every tick. Take it off the due list, once, and say so.
+		q.log.Error("jobs.schedule_poison_skipped", zap.String("schedule_id", id), zap.Error(err))
+		return q.rdb.ZRem(ctx, q.k.schedDue(), id).Err()
+	}
 	if err != nil {
 		return err
 	}
@@ -655,6 +661,12 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	args := []any{q.k.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
 	args = append(args, jobFields(jobID, sc.TenantID, "scheduler:"+id, &r, now, "", id)...)
 	res, err := fireScript.Run(ctx, q.rdb, []string{q.k.meta()}, args...).Text()
+	if poisoned(ctx, err) {
+		// The script refused the schedule's own data (a tenant id that cannot
+		// name a key, a corrupt counter, a key of the wrong type): it would
+		// refuse it again on every tick. Park it until an update repairs it.
+		return s.park(ctx, id, sc, slotStr, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -668,6 +680,16 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		q.log.Debug("jobs.schedule_slot", zap.String("schedule_id", id), zap.String("outcome", res))
 	}
 	return nil
+}
+
+// poisoned reports whether err is a logic error about stored data, which
+// retrying will not fix: not a Redis condition, nor the end of ctx.
+func poisoned(ctx context.Context, err error) bool {
+	if err == nil || errors.Is(err, goredis.Nil) || ctx.Err() != nil {
+		return false
+	}
+	_, cond := redis.Condition(err)
+	return !cond
 }
 
 // park takes schedule id (sc as read), whose next run cannot be computed,
