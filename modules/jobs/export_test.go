@@ -53,3 +53,10 @@ func PlantPoisonScheduleForTest(ctx context.Context, q *Queue, id string) error 
 	})
 	return err
 }
+
+// StoreJobFieldsForTest overwrites fields of job id's stored hash, bypassing
+// validation: it stands for a job stored by an older version (before a
+// validator or a bound existed).
+func StoreJobFieldsForTest(ctx context.Context, q *Queue, id string, fields map[string]string) error {
+	return q.rdb.HSet(ctx, q.k.job(id), fields).Err()
+}

@@ -472,7 +472,10 @@ func (q *Queue) Cancel(ctx context.Context, tenant, id string) (job *Job, runnin
 }
 
 // Retry creates a new pending job from a failed, cancelled or timed-out one,
-// with retry_of set.
+// with retry_of set. The new job is validated like Enqueue's (its type still
+// registered, its parameters accepted by the type's validator, its fields in
+// bounds): a job stored before a check existed is refused with the same
+// *FieldError (or ErrUnknownJobType), and nothing is written.
 func (q *Queue) Retry(ctx context.Context, tenant, id, createdBy string) (*Job, error) {
 	old, err := q.Get(ctx, tenant, id)
 	if err != nil {
@@ -485,6 +488,9 @@ func (q *Queue) Retry(ctx context.Context, tenant, id, createdBy string) (*Job, 
 		JobType: old.JobType, Title: old.Title, Description: old.Description, Parameters: old.Parameters,
 		Priority: old.Priority, MaxRetries: ptr(old.MaxRetries), TimeoutSeconds: ptr(old.TimeoutSeconds),
 		ItemsTotal: ptr(old.ItemsTotal),
+	}
+	if err := q.validate(&r); err != nil {
+		return nil, err
 	}
 	j, _, err := q.enqueue(ctx, tenant, createdBy, r, "", id)
 	return j, err
