@@ -85,7 +85,7 @@ func subject(c *gin.Context) string { return auth.CallerOf(c).Subject }
 
 func (h *Handlers) create(c *gin.Context) {
 	var r CreateRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
 		return
 	}
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
@@ -191,7 +191,7 @@ func (h *Handlers) retry(c *gin.Context) {
 
 func (h *Handlers) createSchedule(c *gin.Context) {
 	var r ScheduleRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
 		return
 	}
 	s, err := h.q.CreateSchedule(c.Request.Context(), tenant(c), subject(c), r)
@@ -222,7 +222,7 @@ func (h *Handlers) getSchedule(c *gin.Context) {
 
 func (h *Handlers) updateSchedule(c *gin.Context) {
 	var r ScheduleRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
 		return
 	}
 	s, err := h.q.UpdateSchedule(c.Request.Context(), tenant(c), c.Param("id"), r)
