@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redifx/redifx/modules/httpserver"
@@ -33,9 +34,45 @@ func bindJSON(c *gin.Context, v any) bool {
 			httpserver.FieldError(c, http.StatusBadRequest, "invalid_body", field, duplicateMessage(field))
 			return false
 		}
+		if field, err := badTime(data, reflect.TypeOf(v)); field != "" {
+			httpserver.FieldError(c, http.StatusBadRequest, "invalid_body", field,
+				fmt.Sprintf("field %q: expected a time in RFC 3339 form such as 2026-01-02T15:04:05Z: %v", field, err))
+			return false
+		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(data))
 	}
 	return httpserver.BindJSON(c, v)
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// badTime returns the name of a time field of t (a struct, or a pointer to
+// one) whose value in the JSON object data does not decode as a time, and
+// why: decoding would refuse it without naming the field.
+func badTime(data []byte, t reflect.Type) (string, error) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var obj map[string]json.RawMessage
+	if t.Kind() != reflect.Struct || json.Unmarshal(data, &obj) != nil {
+		return "", nil
+	}
+	fields := jsonFields(t)
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		f, ok := matchField(fields, k)
+		ft := f.typ
+		for ok && ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if !ok || ft != timeType {
+			continue
+		}
+		var tm time.Time
+		if err := json.Unmarshal(obj[k], &tm); err != nil {
+			return f.name, err
+		}
+	}
+	return "", nil
 }
 
 func duplicateMessage(field string) string {

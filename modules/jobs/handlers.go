@@ -88,6 +88,10 @@ func (h *Handlers) create(c *gin.Context) {
 	if !bindJSON(c, &r) {
 		return
 	}
+	if len(c.Request.Header.Values("Idempotency-Key")) > 1 {
+		invalid(c, "Idempotency-Key", "Idempotency-Key is given more than once")
+		return
+	}
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
 	if len(key) > MaxIdempotencyKey {
 		invalid(c, "Idempotency-Key", "Idempotency-Key must be at most 255 characters")
@@ -105,7 +109,17 @@ func (h *Handlers) create(c *gin.Context) {
 	c.JSON(http.StatusCreated, j)
 }
 
+// listParams are the query parameters of GET /api/v1/jobs.
+var listParams = []string{"page", "page_size", "status", "job_type"}
+
 func (h *Handlers) list(c *gin.Context) {
+	query := c.Request.URL.Query()
+	for _, p := range listParams {
+		if len(query[p]) > 1 {
+			invalid(c, p, p+" is given more than once")
+			return
+		}
+	}
 	page, err1 := intQuery(c, "page", 1)
 	size, err2 := intQuery(c, "page_size", 20)
 	switch {
