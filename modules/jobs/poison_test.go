@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
 )
 
@@ -173,5 +174,50 @@ func TestRenewTreatsAPoisonJobAsLost(t *testing.T) {
 	}
 	if s := rdb.ZScore(context.Background(), f.k.leases(), "j2").Val(); s != float64(tNow+6000) {
 		t.Errorf("j2's lease is %v, want renewed to %d", s, tNow+6000)
+	}
+}
+
+// A batch of outcomes the finish script refuses because of one damaged job
+// was lost whole: every other job's lease expired and it ran again. Now each
+// outcome is recorded alone, and only the damaged one fails.
+func TestFinishBatchWithAPoisonJobRecordsTheOthers(t *testing.T) {
+	srv := redistest.Start(t)
+	redistest.RequireReal(t)
+	rdb := srv.Client(t)
+	f := newFixture(t, srv, rdb)
+	wrongType(func(f *scriptFixture) string { return f.k.job("jx") }, "string")(f)
+	rcfg := redis.DefaultConfig()
+	rcfg.URL = srv.URL()
+	rcfg.EmbeddedFallback = false
+	rcfg.KeyPrefix = "test:"
+	mgr, err := redis.NewManager(rcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := mgr.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = mgr.Stop(ctx) }()
+	q := NewQueue(DefaultConfig(), mgr, func() []string { return []string{"noop"} }, nil, nil)
+	w := NewWorker(q, nil)
+	// Both outcomes wait before the finisher starts: it takes them as one batch.
+	w.finishCh = make(chan finishReq, 2)
+	poison := finishReq{group: []any{"jx", "tok", "completed", "0", 0}, done: make(chan finishRes, 1)}
+	healthy := finishReq{group: []any{"j2", f.token, "completed", "0", 0}, done: make(chan finishRes, 1)}
+	w.finishCh <- poison
+	w.finishCh <- healthy
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.finisher(fctx) }()
+	defer func() { stop(); <-done }()
+	if r := <-healthy.done; r.err != nil || r.res != "ok" {
+		t.Errorf("the healthy job's outcome: %q %v, want ok", r.res, r.err)
+	}
+	if r := <-poison.done; r.err == nil {
+		t.Errorf("the damaged job's outcome was recorded: %q", r.res)
+	}
+	if st := rdb.HGet(ctx, f.k.job("j2"), "status").Val(); st != "completed" {
+		t.Errorf("j2 is %s, want completed", st)
 	}
 }
