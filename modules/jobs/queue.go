@@ -49,12 +49,21 @@ type Queue struct {
 }
 
 // NewQueue builds a queue over the manager's default client. types lists the
-// registered job types (for validation); pub may be nil.
+// registered job types (for validation); when nil, they are the types given
+// to SetHandlers. pub may be nil.
 func NewQueue(cfg Config, mgr *redis.Manager, types func() []string, pub EventPublisher, log *zap.Logger) *Queue {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	q := &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, k: newKeys(mgr.Prefix(redis.ClientDefault)), types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+	if types == nil {
+		q.types = func() []string {
+			if q.registry == nil {
+				return nil
+			}
+			return q.registry.types()
+		}
+	}
 	q.metrics = newMetrics(q)
 	return q
 }
