@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -91,5 +92,42 @@ func TestNewQueueWithoutATypesFunction(t *testing.T) {
 	var fe *jobs.FieldError
 	if _, _, err := q.Enqueue(ctx, "acme", "me", r, ""); !errors.As(err, &fe) || fe.Field != "parameters.x" {
 		t.Errorf("the validator given to SetHandlers: %v", err)
+	}
+}
+
+// The Go API's parameters had only json.Valid: a key given twice (the
+// validator saw one value, the handler maybe another), or surrounding white
+// space refused as "not an object". They now follow a request body's rules.
+func TestGoAPIParametersFollowTheBodyRules(t *testing.T) {
+	srv := redistest.Start(t)
+	in := startValid(t, srv.URL(), false)
+	ctx := context.Background()
+	name := "s"
+	every := int64(60)
+	for raw, field := range map[string]string{
+		`{"duration":"1s","duration":"1e300"}`: "parameters.duration",
+		`{"a":{"b":1,"b":2}}`:                  "parameters.a.b",
+		`{} {}`:                                "parameters",
+		`{"a":1}x`:                             "parameters",
+		`[1]`:                                  "parameters",
+	} {
+		_, _, err := in.q.Enqueue(ctx, "acme", "me", jobs.CreateRequest{JobType: "image", Title: "t", Parameters: []byte(raw)}, "")
+		var fe *jobs.FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("Enqueue %s: %v, want a FieldError naming %s", raw, err, field)
+		}
+		p := json.RawMessage(raw)
+		jt := "image"
+		_, err = in.q.CreateSchedule(ctx, "acme", "me", jobs.ScheduleRequest{Name: &name, JobType: &jt, IntervalSeconds: &every, Parameters: &p})
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("CreateSchedule %s: %v, want a FieldError naming %s", raw, err, field)
+		}
+	}
+	if n := jobCount(t, in.base, token(t, "acme", allPerms...)); n != 0 {
+		t.Errorf("refused parameters stored %v jobs", n)
+	}
+	j, _, err := in.q.Enqueue(ctx, "acme", "me", jobs.CreateRequest{JobType: "image", Title: "t", Parameters: []byte(" \n{\"size\":{\"width\":2}} \t")}, "")
+	if err != nil || string(j.Parameters) != `{"size":{"width":2}}` {
+		t.Errorf("parameters in white space: %v %v", j, err)
 	}
 }

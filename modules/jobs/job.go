@@ -1,12 +1,15 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redifx/redifx/modules/httpserver"
 )
 
 // Status is where a job stands.
@@ -139,13 +142,23 @@ const (
 )
 
 // checkParamsObject defaults absent or null parameters to {} and refuses
-// anything but a JSON object.
+// anything but one JSON object, by the rules of a request body
+// (httpserver.CheckJSONObject: nothing after it, no key twice, bounded
+// nesting), naming the offending parameter: a Go caller's parameters, unlike
+// those of an HTTP body, have not been checked yet.
 func checkParamsObject(p *json.RawMessage) error {
+	*p = bytes.TrimSpace(*p)
 	if len(*p) == 0 || string(*p) == "null" {
 		*p = json.RawMessage("{}")
 	}
 	if (*p)[0] != '{' || !json.Valid(*p) {
 		return fieldErr("parameters", "must be a JSON object")
+	}
+	if field, err := httpserver.CheckJSONObject(*p); err != nil {
+		if field == "" {
+			return fieldErr("parameters", "%v", err)
+		}
+		return fieldErr("parameters."+field, "%v", err)
 	}
 	return nil
 }

@@ -132,14 +132,8 @@ func (q *Queue) validate(r *CreateRequest) error {
 	if err := checkNumbers(r, q.now()); err != nil {
 		return err
 	}
-	if len(r.Parameters) == 0 || string(r.Parameters) == "null" {
-		r.Parameters = json.RawMessage("{}")
-	}
-	if r.Parameters[0] != '{' {
-		return fieldErr("parameters", "must be a JSON object")
-	}
-	if !json.Valid(r.Parameters) { // the Go API's, unlike HTTP's, may be malformed
-		return fieldErr("parameters", "must be a JSON object")
+	if err := checkParamsObject(&r.Parameters); err != nil {
+		return err
 	}
 	// Then what the job type's validator says (WithValidator, handler.go).
 	return q.checkParams(r.JobType, r.Parameters)
