@@ -602,16 +602,34 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
+// Each tick reads due schedules in batches of tickBatch, up to tickBatches
+// batches: a tick keeps up with more than one batch of due schedules (a
+// tenant's many schedules must not delay every other tenant's by a tick per
+// hundred), and still ends.
+const (
+	tickBatch   = 100
+	tickBatches = 50
+)
+
 func (s *Scheduler) tick(ctx context.Context) {
 	q := s.q
 	now := q.now()
-	ids, err := q.rdb.ZRangeByScore(ctx, q.k.schedDue(), &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
-	if err != nil {
-		return
-	}
-	for _, id := range ids {
-		if err := s.fire(ctx, id, now); err != nil && ctx.Err() == nil {
-			q.log.Warn("jobs.schedule_fire_failed", zap.String("schedule_id", id), zap.Error(err))
+	for range tickBatches {
+		ids, err := q.rdb.ZRangeByScore(ctx, q.k.schedDue(), &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: tickBatch}).Result()
+		if err != nil {
+			return
+		}
+		failed := false
+		for _, id := range ids {
+			if err := s.fire(ctx, id, now); err != nil && ctx.Err() == nil {
+				failed = true
+				q.log.Warn("jobs.schedule_fire_failed", zap.String("schedule_id", id), zap.Error(err))
+			}
+		}
+		// A failed fire leaves its schedule due: the next batch would read it
+		// again. Every other outcome moves a schedule past now or off the list.
+		if failed || len(ids) < tickBatch || ctx.Err() != nil {
+			return
 		}
 	}
 }
