@@ -83,6 +83,7 @@ func jobFromHash(h map[string]string) *Job {
 		CurrentItem: h["current_item"], ErrorMessage: h["error_message"], CreatedBy: h["created_by"],
 	}
 	j.ProgressPct, _ = strconv.ParseFloat(h["progress_percent"], 64)
+	j.ProgressPct = clampPercent(j.ProgressPct) // NaN or ±Inf would not encode
 	j.ItemsTotal = atoi64(h["items_total"])
 	j.ItemsProcessed = atoi64(h["items_processed"])
 	j.ItemsSucceeded = atoi64(h["items_succeeded"])
@@ -101,8 +102,11 @@ func jobFromHash(h map[string]string) *Job {
 	return j
 }
 
+// rawOrNull is a stored JSON field as the API shows it: null when it is
+// absent, or when it is not valid JSON (a record altered outside redifx),
+// which would otherwise make the whole answer fail to encode.
 func rawOrNull(s string) json.RawMessage {
-	if s == "" {
+	if s == "" || !json.Valid([]byte(s)) {
 		return json.RawMessage("null")
 	}
 	return json.RawMessage(s)

@@ -85,3 +85,49 @@ func TestPoisonScheduleLeavesTheDueList(t *testing.T) {
 		t.Errorf("fire failures logged %d times", n)
 	}
 }
+
+// A stored job or schedule whose JSON fields were altered outside redifx
+// (parameters "{bad", a progress of NaN) made the answer fail to encode:
+// 200 with an empty body, for the job and for the tenant's whole list. The
+// bad fields now read as null (0 for the progress) and the rest is shown.
+func TestCorruptStoredFieldsStillEncode(t *testing.T) {
+	srv := redistest.Start(t)
+	in := startValid(t, srv.URL(), false)
+	tok := token(t, "acme", allPerms...)
+	ctx := context.Background()
+	j := create(t, &instance{base: in.base}, tok, map[string]any{"job_type": "noop"})
+	id := j["id"].(string)
+	if err := jobs.StoreJobFieldsForTest(ctx, in.q, id, map[string]string{
+		"parameters": "{bad", "result": "nan", "error_details": "[", "progress_percent": "NaN",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, got := call(t, "GET", in.base+"/api/v1/jobs/"+id, tok, nil)
+	if code != 200 || got["id"] != id || got["parameters"] != nil || got["result"] != nil || got["error_details"] != nil || got["progress_percent"] != 0.0 {
+		t.Errorf("get: %d %v", code, got)
+	}
+	code, list := call(t, "GET", in.base+"/api/v1/jobs", tok, nil)
+	if code != 200 || list["total"] != 1.0 {
+		t.Errorf("list: %d %v", code, list)
+	}
+	for _, p := range []string{"Inf", "-Inf", "1e999"} {
+		_ = jobs.StoreJobFieldsForTest(ctx, in.q, id, map[string]string{"progress_percent": p})
+		if code, got := call(t, "GET", in.base+"/api/v1/jobs/"+id, tok, nil); code != 200 || got["id"] != id {
+			t.Errorf("progress %s: %d %v", p, code, got)
+		}
+	}
+	code, s := call(t, "POST", in.base+schedulesPath, tok, map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 3600})
+	if code != 201 {
+		t.Fatalf("schedule: %d %v", code, s)
+	}
+	sid := s["id"].(string)
+	if err := jobs.StoreScheduleFieldsForTest(ctx, in.q, sid, map[string]string{"parameters": "{x"}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if code, got := call(t, "GET", in.base+schedulesPath+"/"+sid, tok, nil); code != 200 || got["id"] != sid || got["parameters"] != nil {
+		t.Errorf("get schedule: %d %v", code, got)
+	}
+	if code, list := call(t, "GET", in.base+schedulesPath, tok, nil); code != 200 || list["total"] != 1.0 {
+		t.Errorf("list schedules: %d %v", code, list)
+	}
+}
