@@ -126,6 +126,9 @@ func msTime(s string) *time.Time {
 		return nil
 	}
 	t := time.UnixMilli(atoi64(s)).UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		return nil // altered outside redifx: JSON cannot show such a time
+	}
 	return &t
 }
 

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -110,8 +111,12 @@ func TestCorruptStoredFieldsStillEncode(t *testing.T) {
 	if code != 200 || list["total"] != 1.0 {
 		t.Errorf("list: %d %v", code, list)
 	}
-	for _, p := range []string{"Inf", "-Inf", "1e999"} {
-		_ = jobs.StoreJobFieldsForTest(ctx, in.q, id, map[string]string{"progress_percent": p})
+	for _, f := range []map[string]string{
+		{"progress_percent": "Inf"}, {"progress_percent": "-Inf"}, {"progress_percent": "1e999"},
+		{"created_at": "9223372036854775807"}, {"started_at": "-9223372036854775808"}, {"run_at": "253402300800000"},
+	} {
+		_ = jobs.StoreJobFieldsForTest(ctx, in.q, id, f)
+		p := fmt.Sprint(f)
 		if code, got := call(t, "GET", in.base+"/api/v1/jobs/"+id, tok, nil); code != 200 || got["id"] != id {
 			t.Errorf("progress %s: %d %v", p, code, got)
 		}
@@ -121,7 +126,7 @@ func TestCorruptStoredFieldsStillEncode(t *testing.T) {
 		t.Fatalf("schedule: %d %v", code, s)
 	}
 	sid := s["id"].(string)
-	if err := jobs.StoreScheduleFieldsForTest(ctx, in.q, sid, map[string]string{"parameters": "{x"}, time.Now().Add(time.Hour)); err != nil {
+	if err := jobs.StoreScheduleFieldsForTest(ctx, in.q, sid, map[string]string{"parameters": "{x", "last_run_at": "9223372036854775807"}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if code, got := call(t, "GET", in.base+schedulesPath+"/"+sid, tok, nil); code != 200 || got["id"] != sid || got["parameters"] != nil {
