@@ -67,6 +67,7 @@ func TestDequeueSkipsPoisonJobs(t *testing.T) {
 		{name: "tenant's running count overflows", prepare: hset(stats, "running", nearMax), poison: "j1"},
 		{name: "tenant's statistics are a list", prepare: wrongType(stats, "list"), poison: "j1"},
 		{name: "tenant id cannot name a key", prepare: hset(func(f *scriptFixture) string { return f.k.job("j1") }, "tenant_id", "a:b"), poison: "j1"},
+		{name: "no tenant id", prepare: func(f *scriptFixture) { f.rdb.HDel(context.Background(), f.k.job("j1"), "tenant_id") }, poison: "j1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -337,8 +337,11 @@ for _, id in ipairs(ids) do
       if f == 'status' then st = flat[k + 1] elseif f == 'tenant_id' then tenant = flat[k + 1] end
     end
   end
-  -- Anything else (a job cancelled or finished meanwhile, an id queued twice,
-  -- a hash without a tenant) is dropped.
+  if not problem and (st == 'pending' or st == 'retrying') and not tenant then
+    problem = 'it has no tenant_id'
+  end
+  -- Anything else (a job cancelled or finished meanwhile, an id queued twice)
+  -- is dropped.
   if not problem and (st == 'pending' or st == 'retrying') and tenant and not seen[id] then
     problem = stats_problem(tenant, {[st] = -1, running = 1})
     if not problem then
