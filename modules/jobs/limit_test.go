@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -88,5 +89,61 @@ func TestTightPendingLimitUnderConcurrency(t *testing.T) {
 	code, out := call(t, "POST", in.base+"/api/v1/jobs", tok, map[string]any{"job_type": "noop", "title": "t"}, "Idempotency-Key", keyed[0])
 	if code != 201 {
 		t.Errorf("a key refused with 429 then used again: %d %v", code, out)
+	}
+}
+
+// A tenant could create schedules without bound, each stored and looked at
+// by every replica's scheduler. jobs.max_schedules_per_tenant bounds them:
+// exactly, under concurrent creates; a refused create stores nothing; a
+// delete makes room; other tenants are not affected.
+func TestMaxSchedulesPerTenant(t *testing.T) {
+	srv := redistest.Start(t)
+	const limit = 3
+	in := startInstance(t, srv.URL(), &counters{}, nil, noWorkers, func(c *jobs.Config, _ *redis.Config) { c.MaxSchedulesPerTenant = limit })
+	tok := token(t, "acme", allPerms...)
+	const path = "/api/v1/jobs/scheduler/scheduled-jobs"
+	body := map[string]any{"name": "n", "job_type": "noop", "interval_seconds": 60}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var ids []string
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out := call(t, "POST", in.base+path, tok, body)
+			mu.Lock()
+			defer mu.Unlock()
+			codes[code]++
+			switch code {
+			case 201:
+				ids = append(ids, out["id"].(string))
+			case 429:
+				if out["error"] != "too_many_schedules" || !strings.Contains(out["message"].(string), "jobs.max_schedules_per_tenant") {
+					t.Errorf("429 answer: %v", out)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if codes[201] != limit || codes[429] != 12-limit {
+		t.Fatalf("answers %v, want %d created and the rest 429", codes, limit)
+	}
+	if _, list := call(t, "GET", in.base+path, tok, nil); list["total"] != float64(limit) {
+		t.Errorf("listed %v schedules, want %d", list["total"], limit)
+	}
+	ctx := context.Background()
+	name, typ, every := "g", "noop", int64(60)
+	if _, err := in.q.CreateSchedule(ctx, "acme", "go", jobs.ScheduleRequest{Name: &name, JobType: &typ, IntervalSeconds: &every}); !errors.Is(err, jobs.ErrTooManySchedules) {
+		t.Errorf("Go API over the limit: %v", err)
+	}
+	if code, out := call(t, "POST", in.base+path, token(t, "initech", allPerms...), body); code != 201 {
+		t.Errorf("another tenant: %d %v", code, out)
+	}
+	if code, _ := call(t, "DELETE", in.base+path+"/"+ids[0], tok, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, out := call(t, "POST", in.base+path, tok, body); code != 201 {
+		t.Errorf("after a delete: %d %v", code, out)
 	}
 }

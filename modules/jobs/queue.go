@@ -18,11 +18,14 @@ import (
 
 // Errors the queue returns; the HTTP layer maps them to statuses.
 var (
-	ErrNotFound       = errors.New("job not found")
-	ErrConflict       = errors.New("the job's status does not allow this")
-	ErrIdempotency    = errors.New("idempotency key reused with a different request")
-	ErrTenantFull     = errors.New("too many pending jobs for this tenant")
-	ErrUnknownJobType = errors.New("unknown job type")
+	ErrNotFound    = errors.New("job not found")
+	ErrConflict    = errors.New("the job's status does not allow this")
+	ErrIdempotency = errors.New("idempotency key reused with a different request")
+	ErrTenantFull  = errors.New("too many pending jobs for this tenant")
+	// ErrTooManySchedules: the tenant has jobs.max_schedules_per_tenant
+	// schedules already.
+	ErrTooManySchedules = errors.New("too many schedules for this tenant")
+	ErrUnknownJobType   = errors.New("unknown job type")
 )
 
 // idempotencyTTL is how long an Idempotency-Key is remembered.

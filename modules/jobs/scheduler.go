@@ -344,12 +344,43 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 	return q.GetSchedule(ctx, tenant, s.ID)
 }
 
-// saveSchedule writes a new schedule s and lists it as due.
+// saveSchedule writes a new schedule s and lists it as due, unless its
+// tenant has MaxSchedulesPerTenant schedules already (ErrTooManySchedules):
+// one script counts and writes, so concurrent creates never exceed it.
 func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
-	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		return q.writeSchedule(ctx, p, s, true)
-	})
-	return txError(cmds, err)
+	if err := checkScheduleNumbers(s); err != nil {
+		return err
+	}
+	tm, err := s.timing()
+	if err != nil {
+		return err
+	}
+	next := ""
+	if s.IsActive {
+		next = strconv.FormatInt(tm.next(q.now()).UnixMilli(), 10)
+	}
+	args := []any{q.k.base, s.ID, s.TenantID, q.cfg.MaxSchedulesPerTenant, s.CreatedAt.UnixMilli(), next}
+	res, err := createScheduleScript.Run(ctx, q.rdb, []string{q.k.meta()}, append(args, scheduleFields(s)...)...).Text()
+	if err != nil {
+		return redis.Classify(err)
+	}
+	if res == "full" {
+		return ErrTooManySchedules
+	}
+	return nil
+}
+
+// scheduleFields are the stored fields of s, but for next_run_at and the
+// run counters.
+func scheduleFields(s *Schedule) []any {
+	return []any{
+		"id", s.ID, "tenant_id", s.TenantID, "name", s.Name, "job_type", s.JobType,
+		"cron_expression", deref(s.CronExpression), "interval_seconds", derefInt(s.IntervalSeconds),
+		"timezone", s.Timezone, "is_active", boolStr(s.IsActive), "max_concurrent_runs", s.MaxConcurrentRuns,
+		"priority", s.Priority, "max_retries", s.MaxRetries, "timeout_seconds", s.TimeoutSeconds,
+		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
+		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
+	}
 }
 
 // writeSchedule queues the writes of s on p; when reschedule is set the next
@@ -362,16 +393,8 @@ func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Sched
 	if err != nil {
 		return err
 	}
-	fields := []any{
-		"id", s.ID, "tenant_id", s.TenantID, "name", s.Name, "job_type", s.JobType,
-		"cron_expression", deref(s.CronExpression), "interval_seconds", derefInt(s.IntervalSeconds),
-		"timezone", s.Timezone, "is_active", boolStr(s.IsActive), "max_concurrent_runs", s.MaxConcurrentRuns,
-		"priority", s.Priority, "max_retries", s.MaxRetries, "timeout_seconds", s.TimeoutSeconds,
-		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
-		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
-	}
 	key := q.k.sched(s.ID)
-	p.HSet(ctx, key, fields...)
+	p.HSet(ctx, key, scheduleFields(s)...)
 	p.ZAdd(ctx, q.k.tenantScheds(s.TenantID), goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
 	if reschedule {
 		if s.IsActive {

@@ -30,6 +30,7 @@ local function tk(tenant) return key('` + famTenant + `', tenant) end
 local function stk(tenant) return key('` + famStats + `', tenant) end
 local function sk(sid) return key('` + famSched + `', sid) end
 local function srk(sid) return key('` + famSchedRuns + `', sid) end
+local function stt(tenant) return key('` + famSchedT + `', tenant) end
 local K_NOTIFY, K_DELAYED, K_LEASES = base .. '` + keyNotify + `', base .. '` + keyDelayed + `', base .. '` + keyLeases + `'
 local K_EXPIRE, K_CANCEL, K_DUE = base .. '` + keyExpire + `', base .. '` + keyCancel + `', base .. '` + keySchedDue + `'
 `
@@ -706,6 +707,29 @@ local d = {}
 item_deltas(d, {h[4], h[5], h[6]}, fields)
 w('HSET', jk(id), unpack(fields))
 add(h[3], d)
+commit()
+return 'ok'
+`)
+
+// createScheduleScript: KEYS meta; ARGV base, schedule_id, tenant,
+// max_schedules, created_at (ms), next_run_at (ms, or "" for an inactive
+// schedule), field, value, ... Stores a new schedule unless the tenant has
+// max_schedules already: the count and the write are one step, so concurrent
+// creates never exceed it. Returns "ok" or "full".
+var createScheduleScript = goredis.NewScript(luaPrelude + `
+local sid, tenant = ident('schedule id', ARGV[2]), ident('tenant_id', ARGV[3])
+local max, created, nxt = int('max_schedules', ARGV[4]), ARGV[5], ARGV[6]
+int('created_at', created)
+if nxt ~= '' then int('next_run_at', nxt) end
+if redis.call('ZCARD', stt(tenant)) >= max then return 'full' end
+if redis.call('EXISTS', sk(sid)) == 1 then bad('schedule ' .. sid .. ' exists already') end
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #fields < 2 then bad('a schedule without fields') end
+w('HSET', sk(sid), unpack(fields))
+w('HSET', sk(sid), 'next_run_at', nxt)
+w('ZADD', stt(tenant), created, sid)
+if nxt ~= '' then w('ZADD', K_DUE, nxt, sid) end
 commit()
 return 'ok'
 `)

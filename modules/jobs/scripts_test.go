@@ -421,3 +421,25 @@ func TestProgressScriptBoundaries(t *testing.T) {
 	)
 	testScript(t, progressScript, valid, nil, cases)
 }
+
+func TestCreateScheduleScriptBoundaries(t *testing.T) {
+	valid := func(*scriptFixture) []any {
+		return []any{"s9", "acme", 10, tNow, tNow + 60_000, "id", "s9", "tenant_id", "acme", "name", "n", "is_active", "1"}
+	}
+	cases := argCases(valid, map[int][]any{
+		0: {"", "a:b", "s}"},
+		1: {"", "a:b", "acme{"},
+		2: numBad,
+		3: numBad,
+		4: {"abc", "1e3", maxI64},
+	}, map[int]string{0: "schedule id", 1: "tenant", 2: "max_schedules", 3: "created_at", 4: "next_run_at"})
+	cases = append(cases,
+		scriptCase{name: "no fields", args: func(f *scriptFixture) []any { return valid(f)[:5] }},
+		scriptCase{name: "odd fields", args: func(f *scriptFixture) []any { return valid(f)[:8] }},
+		scriptCase{name: "schedule exists", args: func(f *scriptFixture) []any { return set(valid(f), 0, "s1") }},
+		scriptCase{name: "schedule key is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.sched("s9") }, "string")},
+		scriptCase{name: "tenant's schedule index is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.tenantScheds("acme") }, "list")},
+		scriptCase{name: "due is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.schedDue() }, "list")},
+	)
+	testScript(t, createScheduleScript, valid, nil, cases)
+}
