@@ -68,7 +68,7 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 		httpserver.Error(c, http.StatusTooManyRequests, "too_many_pending_jobs", "the tenant has too many pending jobs; retry later")
 	case errors.Is(err, ErrTooManySchedules):
 		httpserver.Error(c, http.StatusTooManyRequests, "too_many_schedules",
-			"the tenant has "+strconv.Itoa(h.q.cfg.MaxSchedulesPerTenant)+" schedules, the most jobs.max_schedules_per_tenant allows; delete one first")
+			"the tenant has as many schedules as jobs.max_schedules_per_tenant allows ("+strconv.Itoa(h.q.cfg.MaxSchedulesPerTenant)+"); delete one first")
 	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
 		c.AbortWithStatus(499) // the client went away; nobody reads the answer
 	case errors.Is(err, redis.ErrUnavailable):
