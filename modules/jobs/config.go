@@ -25,6 +25,9 @@ type Config struct {
 	Retention time.Duration `koanf:"retention"`
 	// MaxPendingPerTenant bounds a tenant's pending jobs (429 beyond).
 	MaxPendingPerTenant int `koanf:"max_pending_per_tenant"`
+	// MaxSchedulesPerTenant bounds a tenant's schedules (429 beyond): each
+	// one is stored and looked at by every replica's scheduler.
+	MaxSchedulesPerTenant int `koanf:"max_schedules_per_tenant"`
 	// RetryBaseDelay and RetryMaxDelay shape the exponential backoff (with
 	// jitter) between failed attempts.
 	RetryBaseDelay time.Duration `koanf:"retry_base_delay"`
@@ -41,17 +44,18 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Concurrency:         10,
-		Lease:               30 * time.Second,
-		SweepInterval:       time.Second,
-		ShutdownGrace:       10 * time.Second,
-		Retention:           7 * 24 * time.Hour,
-		MaxPendingPerTenant: 10000,
-		RetryBaseDelay:      time.Second,
-		RetryMaxDelay:       5 * time.Minute,
-		ProgressInterval:    500 * time.Millisecond,
-		SchedulerInterval:   250 * time.Millisecond,
-		Workers:             true,
+		Concurrency:           10,
+		Lease:                 30 * time.Second,
+		SweepInterval:         time.Second,
+		ShutdownGrace:         10 * time.Second,
+		Retention:             7 * 24 * time.Hour,
+		MaxPendingPerTenant:   10000,
+		MaxSchedulesPerTenant: 1000,
+		RetryBaseDelay:        time.Second,
+		RetryMaxDelay:         5 * time.Minute,
+		ProgressInterval:      500 * time.Millisecond,
+		SchedulerInterval:     250 * time.Millisecond,
+		Workers:               true,
 	}
 }
 
@@ -81,6 +85,9 @@ func (c *Config) Validate(config.Environment) error {
 	}
 	if c.MaxPendingPerTenant < 1 {
 		bad("max_pending_per_tenant", "must be at least 1, got %d", c.MaxPendingPerTenant)
+	}
+	if c.MaxSchedulesPerTenant < 1 {
+		bad("max_schedules_per_tenant", "must be at least 1, got %d", c.MaxSchedulesPerTenant)
 	}
 	return errors.Join(errs...)
 }

@@ -80,6 +80,20 @@
 // its next_run_at and logs jobs.schedule_never_fires, until an update gives it
 // a working timing.
 //
+// A key given twice in a body is refused with 400 naming the field, also when
+// the two differ only in letter case ("title" and "Title": encoding/json would
+// decode both into one field), and so is a list query parameter or an
+// Idempotency-Key given twice. A Go caller's parameters follow the same rules
+// as a body's (one object, no key twice), and Retry checks the new job like
+// Enqueue. CheckRegistrations (run by the module) refuses a job type
+// registered twice, one no request could name, or one without a handler.
+//
+// Damaged records do not stall the queue: a job whose key is not a hash, or
+// whose tenant's counters are corrupt, is skipped by dequeue and sweep, taken
+// off its list and logged (jobs.poison_job_skipped); a schedule whose key is
+// damaged leaves the due list (jobs.schedule_poison_skipped), one the fire
+// script refuses is parked; invalid stored JSON reads as null.
+//
 // Job events (job.created, job.started, job.progress, job.completed …) go to an
 // optional EventPublisher — realtime.Publisher satisfies it — so the package
 // works without realtime.

@@ -28,3 +28,35 @@ func ScheduleDueForTest(ctx context.Context, q *Queue, id string) (bool, error) 
 	}
 	return err == nil, err
 }
+
+// PlantPoisonJobForTest stores job id as a string (a damaged record) and
+// lists it where a worker meets it: at the head of the normal queue, on the
+// due delayed list and on the expired lease list.
+func PlantPoisonJobForTest(ctx context.Context, q *Queue, id string) error {
+	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, q.k.job(id), "damaged", 0)
+		p.LPush(ctx, q.k.queue("normal"), id)
+		p.ZAdd(ctx, q.k.delayed(), goredis.Z{Score: 1, Member: id})
+		p.ZAdd(ctx, q.k.leases(), goredis.Z{Score: 1, Member: id})
+		return nil
+	})
+	return err
+}
+
+// PlantPoisonScheduleForTest stores schedule id as a string (a damaged
+// record) due at once.
+func PlantPoisonScheduleForTest(ctx context.Context, q *Queue, id string) error {
+	_, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Set(ctx, q.k.sched(id), "damaged", 0)
+		p.ZAdd(ctx, q.k.schedDue(), goredis.Z{Score: 1, Member: id})
+		return nil
+	})
+	return err
+}
+
+// StoreJobFieldsForTest overwrites fields of job id's stored hash, bypassing
+// validation: it stands for a job stored by an older version (before a
+// validator or a bound existed).
+func StoreJobFieldsForTest(ctx context.Context, q *Queue, id string, fields map[string]string) error {
+	return q.rdb.HSet(ctx, q.k.job(id), fields).Err()
+}

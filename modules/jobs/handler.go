@@ -115,10 +115,15 @@ func (q *Queue) checkParams(jobType string, params json.RawMessage) error {
 
 // DecodeParams decodes a job's parameters (a JSON object) into v, a pointer
 // to a struct, for a ParamsValidator or a handler: a parameter v has no field
-// for, or a value of the wrong type, is a *FieldError naming the parameter.
+// for, a value of the wrong type, or a parameter given twice under keys that
+// differ only in letter case ("duration" and "Duration", which encoding/json
+// would both decode into one field), is a *FieldError naming the parameter.
 func DecodeParams(params json.RawMessage, v any) error {
 	if len(params) == 0 || string(params) == "null" {
 		return nil
+	}
+	if field := foldedDuplicate(params, reflect.TypeOf(v)); field != "" {
+		return &FieldError{Field: field, Message: duplicateMessage(field)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(params))
 	dec.DisallowUnknownFields()

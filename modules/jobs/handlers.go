@@ -66,6 +66,9 @@ func (h *Handlers) fail(c *gin.Context, err error) {
 	case errors.Is(err, ErrTenantFull):
 		c.Header("Retry-After", "30")
 		httpserver.Error(c, http.StatusTooManyRequests, "too_many_pending_jobs", "the tenant has too many pending jobs; retry later")
+	case errors.Is(err, ErrTooManySchedules):
+		httpserver.Error(c, http.StatusTooManyRequests, "too_many_schedules",
+			"the tenant has as many schedules as jobs.max_schedules_per_tenant allows ("+strconv.Itoa(h.q.cfg.MaxSchedulesPerTenant)+"); delete one first")
 	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
 		c.AbortWithStatus(499) // the client went away; nobody reads the answer
 	case errors.Is(err, redis.ErrUnavailable):
@@ -85,7 +88,11 @@ func subject(c *gin.Context) string { return auth.CallerOf(c).Subject }
 
 func (h *Handlers) create(c *gin.Context) {
 	var r CreateRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
+		return
+	}
+	if len(c.Request.Header.Values("Idempotency-Key")) > 1 {
+		invalid(c, "Idempotency-Key", "Idempotency-Key is given more than once")
 		return
 	}
 	key := strings.TrimSpace(c.GetHeader("Idempotency-Key"))
@@ -105,7 +112,17 @@ func (h *Handlers) create(c *gin.Context) {
 	c.JSON(http.StatusCreated, j)
 }
 
+// listParams are the query parameters of GET /api/v1/jobs.
+var listParams = []string{"page", "page_size", "status", "job_type"}
+
 func (h *Handlers) list(c *gin.Context) {
+	query := c.Request.URL.Query()
+	for _, p := range listParams {
+		if len(query[p]) > 1 {
+			invalid(c, p, p+" is given more than once")
+			return
+		}
+	}
 	page, err1 := intQuery(c, "page", 1)
 	size, err2 := intQuery(c, "page_size", 20)
 	switch {
@@ -191,7 +208,7 @@ func (h *Handlers) retry(c *gin.Context) {
 
 func (h *Handlers) createSchedule(c *gin.Context) {
 	var r ScheduleRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
 		return
 	}
 	s, err := h.q.CreateSchedule(c.Request.Context(), tenant(c), subject(c), r)
@@ -222,7 +239,7 @@ func (h *Handlers) getSchedule(c *gin.Context) {
 
 func (h *Handlers) updateSchedule(c *gin.Context) {
 	var r ScheduleRequest
-	if !httpserver.BindJSON(c, &r) {
+	if !bindJSON(c, &r) {
 		return
 	}
 	s, err := h.q.UpdateSchedule(c.Request.Context(), tenant(c), c.Param("id"), r)

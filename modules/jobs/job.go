@@ -1,12 +1,15 @@
 package jobs
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/redifx/redifx/modules/httpserver"
 )
 
 // Status is where a job stands.
@@ -80,6 +83,7 @@ func jobFromHash(h map[string]string) *Job {
 		CurrentItem: h["current_item"], ErrorMessage: h["error_message"], CreatedBy: h["created_by"],
 	}
 	j.ProgressPct, _ = strconv.ParseFloat(h["progress_percent"], 64)
+	j.ProgressPct = clampPercent(j.ProgressPct) // NaN or ±Inf would not encode
 	j.ItemsTotal = atoi64(h["items_total"])
 	j.ItemsProcessed = atoi64(h["items_processed"])
 	j.ItemsSucceeded = atoi64(h["items_succeeded"])
@@ -98,8 +102,11 @@ func jobFromHash(h map[string]string) *Job {
 	return j
 }
 
+// rawOrNull is a stored JSON field as the API shows it: null when it is
+// absent, or when it is not valid JSON (a record altered outside redifx),
+// which would otherwise make the whole answer fail to encode.
 func rawOrNull(s string) json.RawMessage {
-	if s == "" {
+	if s == "" || !json.Valid([]byte(s)) {
 		return json.RawMessage("null")
 	}
 	return json.RawMessage(s)
@@ -119,6 +126,9 @@ func msTime(s string) *time.Time {
 		return nil
 	}
 	t := time.UnixMilli(atoi64(s)).UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		return nil // altered outside redifx: JSON cannot show such a time
+	}
 	return &t
 }
 
@@ -139,13 +149,23 @@ const (
 )
 
 // checkParamsObject defaults absent or null parameters to {} and refuses
-// anything but a JSON object.
+// anything but one JSON object, by the rules of a request body
+// (httpserver.CheckJSONObject: nothing after it, no key twice, bounded
+// nesting), naming the offending parameter: a Go caller's parameters, unlike
+// those of an HTTP body, have not been checked yet.
 func checkParamsObject(p *json.RawMessage) error {
+	*p = bytes.TrimSpace(*p)
 	if len(*p) == 0 || string(*p) == "null" {
 		*p = json.RawMessage("{}")
 	}
 	if (*p)[0] != '{' || !json.Valid(*p) {
 		return fieldErr("parameters", "must be a JSON object")
+	}
+	if field, err := httpserver.CheckJSONObject(*p); err != nil {
+		if field == "" {
+			return fieldErr("parameters", "%v", err)
+		}
+		return fieldErr("parameters."+field, "%v", err)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -106,16 +108,46 @@ type workerParams struct {
 }
 
 // startWorkers registers the handlers and runs this process's worker and
-// scheduler: started after Redis, stopped before Redis closes.
-func startWorkers(p workerParams) {
+// scheduler: started after Redis, stopped before Redis closes. Registrations
+// that CheckRegistrations refuses fail the app's construction.
+func startWorkers(p workerParams) error {
+	if err := CheckRegistrations(p.Handlers); err != nil {
+		return err
+	}
 	p.Queue.SetHandlers(p.Handlers)
 	if !p.Queue.cfg.Workers {
-		return
+		return nil
 	}
 	w := NewWorker(p.Queue, p.Handlers)
 	s := NewScheduler(p.Queue)
 	p.Lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
 	p.Lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return nil
+}
+
+// CheckRegistrations refuses handler registrations that cannot work: a job
+// type that a request could not name (empty, blank, over MaxTitleBytes,
+// control characters), a type registered twice (the worker would run one
+// registration's handler on parameters another's validator checked), or a
+// registration without a handler. The Fx module calls it; an app that builds
+// NewWorker and calls Queue.SetHandlers itself should too.
+func CheckRegistrations(regs []Registration) error {
+	seen := make(map[string]bool, len(regs))
+	var errs []error
+	for _, r := range regs {
+		if err := checkText("job_type", r.Type, true, MaxTitleBytes, false); err != nil {
+			errs = append(errs, fmt.Errorf("jobs: handler registration %q: %w", clip(r.Type), err))
+			continue
+		}
+		if seen[r.Type] {
+			errs = append(errs, fmt.Errorf("jobs: job type %q is registered more than once", r.Type))
+		}
+		seen[r.Type] = true
+		if r.Handler == nil {
+			errs = append(errs, fmt.Errorf("jobs: job type %q is registered without a handler", r.Type))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // StopBudget is the longest the jobs module's stop can take (the grace, then

@@ -18,11 +18,14 @@ import (
 
 // Errors the queue returns; the HTTP layer maps them to statuses.
 var (
-	ErrNotFound       = errors.New("job not found")
-	ErrConflict       = errors.New("the job's status does not allow this")
-	ErrIdempotency    = errors.New("idempotency key reused with a different request")
-	ErrTenantFull     = errors.New("too many pending jobs for this tenant")
-	ErrUnknownJobType = errors.New("unknown job type")
+	ErrNotFound    = errors.New("job not found")
+	ErrConflict    = errors.New("the job's status does not allow this")
+	ErrIdempotency = errors.New("idempotency key reused with a different request")
+	ErrTenantFull  = errors.New("too many pending jobs for this tenant")
+	// ErrTooManySchedules: the tenant has jobs.max_schedules_per_tenant
+	// schedules already.
+	ErrTooManySchedules = errors.New("too many schedules for this tenant")
+	ErrUnknownJobType   = errors.New("unknown job type")
 )
 
 // idempotencyTTL is how long an Idempotency-Key is remembered.
@@ -49,12 +52,21 @@ type Queue struct {
 }
 
 // NewQueue builds a queue over the manager's default client. types lists the
-// registered job types (for validation); pub may be nil.
+// registered job types (for validation); when nil, they are the types given
+// to SetHandlers. pub may be nil.
 func NewQueue(cfg Config, mgr *redis.Manager, types func() []string, pub EventPublisher, log *zap.Logger) *Queue {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	q := &Queue{cfg: cfg, rdb: mgr.Client(), mgr: mgr, k: newKeys(mgr.Prefix(redis.ClientDefault)), types: types, pub: pub, log: log.Named("jobs"), now: time.Now}
+	if types == nil {
+		q.types = func() []string {
+			if q.registry == nil {
+				return nil
+			}
+			return q.registry.types()
+		}
+	}
 	q.metrics = newMetrics(q)
 	return q
 }
@@ -123,14 +135,8 @@ func (q *Queue) validate(r *CreateRequest) error {
 	if err := checkNumbers(r, q.now()); err != nil {
 		return err
 	}
-	if len(r.Parameters) == 0 || string(r.Parameters) == "null" {
-		r.Parameters = json.RawMessage("{}")
-	}
-	if r.Parameters[0] != '{' {
-		return fieldErr("parameters", "must be a JSON object")
-	}
-	if !json.Valid(r.Parameters) { // the Go API's, unlike HTTP's, may be malformed
-		return fieldErr("parameters", "must be a JSON object")
+	if err := checkParamsObject(&r.Parameters); err != nil {
+		return err
 	}
 	// Then what the job type's validator says (WithValidator, handler.go).
 	return q.checkParams(r.JobType, r.Parameters)
@@ -472,7 +478,10 @@ func (q *Queue) Cancel(ctx context.Context, tenant, id string) (job *Job, runnin
 }
 
 // Retry creates a new pending job from a failed, cancelled or timed-out one,
-// with retry_of set.
+// with retry_of set. The new job is validated like Enqueue's (its type still
+// registered, its parameters accepted by the type's validator, its fields in
+// bounds): a job stored before a check existed is refused with the same
+// *FieldError (or ErrUnknownJobType), and nothing is written.
 func (q *Queue) Retry(ctx context.Context, tenant, id, createdBy string) (*Job, error) {
 	old, err := q.Get(ctx, tenant, id)
 	if err != nil {
@@ -485,6 +494,9 @@ func (q *Queue) Retry(ctx context.Context, tenant, id, createdBy string) (*Job, 
 		JobType: old.JobType, Title: old.Title, Description: old.Description, Parameters: old.Parameters,
 		Priority: old.Priority, MaxRetries: ptr(old.MaxRetries), TimeoutSeconds: ptr(old.TimeoutSeconds),
 		ItemsTotal: ptr(old.ItemsTotal),
+	}
+	if err := q.validate(&r); err != nil {
+		return nil, err
 	}
 	j, _, err := q.enqueue(ctx, tenant, createdBy, r, "", id)
 	return j, err

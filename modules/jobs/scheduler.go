@@ -344,12 +344,43 @@ func (q *Queue) CreateSchedule(ctx context.Context, tenant, createdBy string, r 
 	return q.GetSchedule(ctx, tenant, s.ID)
 }
 
-// saveSchedule writes a new schedule s and lists it as due.
+// saveSchedule writes a new schedule s and lists it as due, unless its
+// tenant has MaxSchedulesPerTenant schedules already (ErrTooManySchedules):
+// one script counts and writes, so concurrent creates never exceed it.
 func (q *Queue) saveSchedule(ctx context.Context, s *Schedule) error {
-	cmds, err := q.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		return q.writeSchedule(ctx, p, s, true)
-	})
-	return txError(cmds, err)
+	if err := checkScheduleNumbers(s); err != nil {
+		return err
+	}
+	tm, err := s.timing()
+	if err != nil {
+		return err
+	}
+	next := ""
+	if s.IsActive {
+		next = strconv.FormatInt(tm.next(q.now()).UnixMilli(), 10)
+	}
+	args := []any{q.k.base, s.ID, s.TenantID, q.cfg.MaxSchedulesPerTenant, s.CreatedAt.UnixMilli(), next}
+	res, err := createScheduleScript.Run(ctx, q.rdb, []string{q.k.meta()}, append(args, scheduleFields(s)...)...).Text()
+	if err != nil {
+		return redis.Classify(err)
+	}
+	if res == "full" {
+		return ErrTooManySchedules
+	}
+	return nil
+}
+
+// scheduleFields are the stored fields of s, but for next_run_at and the
+// run counters.
+func scheduleFields(s *Schedule) []any {
+	return []any{
+		"id", s.ID, "tenant_id", s.TenantID, "name", s.Name, "job_type", s.JobType,
+		"cron_expression", deref(s.CronExpression), "interval_seconds", derefInt(s.IntervalSeconds),
+		"timezone", s.Timezone, "is_active", boolStr(s.IsActive), "max_concurrent_runs", s.MaxConcurrentRuns,
+		"priority", s.Priority, "max_retries", s.MaxRetries, "timeout_seconds", s.TimeoutSeconds,
+		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
+		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
+	}
 }
 
 // writeSchedule queues the writes of s on p; when reschedule is set the next
@@ -362,16 +393,8 @@ func (q *Queue) writeSchedule(ctx context.Context, p goredis.Pipeliner, s *Sched
 	if err != nil {
 		return err
 	}
-	fields := []any{
-		"id", s.ID, "tenant_id", s.TenantID, "name", s.Name, "job_type", s.JobType,
-		"cron_expression", deref(s.CronExpression), "interval_seconds", derefInt(s.IntervalSeconds),
-		"timezone", s.Timezone, "is_active", boolStr(s.IsActive), "max_concurrent_runs", s.MaxConcurrentRuns,
-		"priority", s.Priority, "max_retries", s.MaxRetries, "timeout_seconds", s.TimeoutSeconds,
-		"parameters", string(s.Parameters), "misfire_policy", s.MisfirePolicy, "created_by", s.CreatedBy,
-		"created_at", s.CreatedAt.UnixMilli(), "anchor", s.anchor,
-	}
 	key := q.k.sched(s.ID)
-	p.HSet(ctx, key, fields...)
+	p.HSet(ctx, key, scheduleFields(s)...)
 	p.ZAdd(ctx, q.k.tenantScheds(s.TenantID), goredis.Z{Score: float64(s.CreatedAt.UnixMilli()), Member: s.ID})
 	if reschedule {
 		if s.IsActive {
@@ -602,16 +625,34 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
+// Each tick reads due schedules in batches of tickBatch, up to tickBatches
+// batches: a tick keeps up with more than one batch of due schedules (a
+// tenant's many schedules must not delay every other tenant's by a tick per
+// hundred), and still ends.
+const (
+	tickBatch   = 100
+	tickBatches = 50
+)
+
 func (s *Scheduler) tick(ctx context.Context) {
 	q := s.q
 	now := q.now()
-	ids, err := q.rdb.ZRangeByScore(ctx, q.k.schedDue(), &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: 100}).Result()
-	if err != nil {
-		return
-	}
-	for _, id := range ids {
-		if err := s.fire(ctx, id, now); err != nil && ctx.Err() == nil {
-			q.log.Warn("jobs.schedule_fire_failed", zap.String("schedule_id", id), zap.Error(err))
+	for range tickBatches {
+		ids, err := q.rdb.ZRangeByScore(ctx, q.k.schedDue(), &goredis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: tickBatch}).Result()
+		if err != nil {
+			return
+		}
+		failed := false
+		for _, id := range ids {
+			if err := s.fire(ctx, id, now); err != nil && ctx.Err() == nil {
+				failed = true
+				q.log.Warn("jobs.schedule_fire_failed", zap.String("schedule_id", id), zap.Error(err))
+			}
+		}
+		// A failed fire leaves its schedule due: the next batch would read it
+		// again. Every other outcome moves a schedule past now or off the list.
+		if failed || len(ids) < tickBatch || ctx.Err() != nil {
+			return
 		}
 	}
 }
@@ -620,6 +661,12 @@ func (s *Scheduler) tick(ctx context.Context) {
 func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	q := s.q
 	h, err := q.rdb.HGetAll(ctx, q.k.sched(id)).Result()
+	if poisoned(ctx, err) {
+		// The schedule's key is damaged (not a hash): retrying every tick
+		// would fail every tick. Take it off the due list, once, and say so.
+		q.log.Error("jobs.schedule_poison_skipped", zap.String("schedule_id", id), zap.Error(err))
+		return q.rdb.ZRem(ctx, q.k.schedDue(), id).Err()
+	}
 	if err != nil {
 		return err
 	}
@@ -655,6 +702,12 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 	args := []any{q.k.base, id, slotStr, next.UnixMilli(), now.UnixMilli(), boolStr(doFire), q.cfg.MaxPendingPerTenant, jobID, sc.TenantID, sc.Priority}
 	args = append(args, jobFields(jobID, sc.TenantID, "scheduler:"+id, &r, now, "", id)...)
 	res, err := fireScript.Run(ctx, q.rdb, []string{q.k.meta()}, args...).Text()
+	if poisoned(ctx, err) {
+		// The script refused the schedule's own data (a tenant id that cannot
+		// name a key, a corrupt counter, a key of the wrong type): it would
+		// refuse it again on every tick. Park it until an update repairs it.
+		return s.park(ctx, id, sc, slotStr, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -668,6 +721,16 @@ func (s *Scheduler) fire(ctx context.Context, id string, now time.Time) error {
 		q.log.Debug("jobs.schedule_slot", zap.String("schedule_id", id), zap.String("outcome", res))
 	}
 	return nil
+}
+
+// poisoned reports whether err is a logic error about stored data, which
+// retrying will not fix: not a Redis condition, nor the end of ctx.
+func poisoned(ctx context.Context, err error) bool {
+	if err == nil || errors.Is(err, goredis.Nil) || ctx.Err() != nil {
+		return false
+	}
+	_, cond := redis.Condition(err)
+	return !cond
 }
 
 // park takes schedule id (sc as read), whose next run cannot be computed,

@@ -30,6 +30,7 @@ local function tk(tenant) return key('` + famTenant + `', tenant) end
 local function stk(tenant) return key('` + famStats + `', tenant) end
 local function sk(sid) return key('` + famSched + `', sid) end
 local function srk(sid) return key('` + famSchedRuns + `', sid) end
+local function stt(tenant) return key('` + famSchedT + `', tenant) end
 local K_NOTIFY, K_DELAYED, K_LEASES = base .. '` + keyNotify + `', base .. '` + keyDelayed + `', base .. '` + keyLeases + `'
 local K_EXPIRE, K_CANCEL, K_DUE = base .. '` + keyExpire + `', base .. '` + keyCancel + `', base .. '` + keySchedDue + `'
 `
@@ -146,6 +147,59 @@ local function add(tenant, deltas)
     if d ~= 0 then w('HINCRBY', stk(tenant), f, string.format('%d', d)) end
   end
 end
+-- Poison records: a job whose hash is not a hash, whose tenant id cannot name
+-- a key, whose priority is not one of the four, or whose tenant's statistics
+-- hold a key of the wrong type, a counter that is not an integer or one that
+-- would overflow. A script that handles many jobs at once (dequeue, sweep)
+-- checks each with these before staging its writes and skips a poison one,
+-- reporting it (id, reason) for the caller to log, so that one damaged record
+-- cannot make every call fail and stall every worker.
+local function valid_ident(v)
+  return type(v) == 'string' and #v >= 1 and #v <= 128 and string.match(v, '^[%w%._%-@%+=]+$') ~= nil
+end
+-- hash_problem: job id's key holds something other than a hash (nil when it
+-- is a hash or absent; absent is the caller's to handle).
+local function hash_problem(id)
+  local t = redis.call('TYPE', jk(id)).ok
+  if t ~= 'hash' and t ~= 'none' then return 'its key holds a ' .. t .. ', not a hash' end
+  return nil
+end
+local function type_problem(k, want)
+  local t = redis.call('TYPE', k).ok
+  if t ~= 'none' and t ~= want then return 'key ' .. k .. ' holds a ' .. t .. ', not a ' .. want end
+  return nil
+end
+-- int_problem: field f of hash k (already checked to be a hash or absent)
+-- does not hold an integer, or would leave the bounds after adding d.
+local function int_problem(k, f, d, pending)
+  local cur = redis.call('HGET', k, f)
+  if cur and not isint(cur) then return 'field ' .. f .. ' of ' .. k .. ' is not an integer: ' .. show(cur) end
+  if math.abs((tonumber(cur) or 0) + (pending or 0) + d) >= LIMIT then
+    return 'counter ' .. f .. ' of ' .. k .. ' would overflow'
+  end
+  return nil
+end
+-- stats_planned: the deltas already staged per statistics key and field in
+-- this call, so that stats_problem checks the sums the commit will write.
+local stats_planned = {}
+-- stats_problem: tenant cannot take the statistics deltas (see add); when it
+-- can, the deltas are counted as planned.
+local function stats_problem(tenant, deltas)
+  if not valid_ident(tenant) then return 'tenant_id cannot name a key: ' .. show(tenant) end
+  local k = stk(tenant)
+  local p = type_problem(k, 'hash')
+  if p then return p end
+  local planned = stats_planned[k] or {}
+  for f, d in pairs(deltas) do
+    if d ~= 0 then
+      p = int_problem(k, f, d, planned[f])
+      if p then return p end
+    end
+  end
+  for f, d in pairs(deltas) do planned[f] = (planned[f] or 0) + d end
+  stats_planned[k] = planned
+  return nil
+end
 local function pending_of(tenant)
   local p = redis.call('HMGET', stk(tenant), 'pending', 'retrying')
   return (tonumber(p[1]) or 0) + (tonumber(p[2]) or 0)
@@ -249,10 +303,12 @@ return {'ok', id}
 // dequeueScript: KEYS meta; ARGV base, now_ms, lease_expiry_ms, worker,
 // count, token_prefix, prio1..prio4 (in the order to try). Takes up to count
 // jobs, from the first queue in that order onwards; each job's lease token is
-// token_prefix .. id. Returns {id, token, {field, value, ...}, ...}: each
-// leased job with its hash as it was before the lease (the caller knows what
-// the lease changed), so that running it needs no second round trip. Times
-// stay strings: Lua would format numbers back through printf.
+// token_prefix .. id. Returns {{id, token, {field, value, ...}, ...},
+// {poison_id, reason, ...}}: each leased job with its hash as it was before
+// the lease (the caller knows what the lease changed), so that running it
+// needs no second round trip; then the poison records taken off the queues
+// and skipped (see stats_problem). Times stay strings: Lua would format
+// numbers back through printf.
 var dequeueScript = goredis.NewScript(luaPrelude + `
 local now, expiry, worker, prefix = ARGV[2], ARGV[3], ARGV[4], ARGV[6]
 int('now', now)
@@ -271,35 +327,48 @@ end
 -- Every queue is empty now: pending wake-ups are stale (each enqueue pushes a
 -- new one), and would make idle workers dequeue for nothing.
 if #ids < count then w('DEL', K_NOTIFY) end
-local out, leases, taken, seen = {}, {}, {}, {}
+local out, leases, taken, seen, poison = {}, {}, {}, {}, {}
 for _, id in ipairs(ids) do
-  local flat = redis.call('HGETALL', jk(id))
-  local st, tenant
-  for k = 1, #flat, 2 do
-    local f = flat[k]
-    if f == 'status' then st = flat[k + 1] elseif f == 'tenant_id' then tenant = flat[k + 1] end
+  local problem = hash_problem(id)
+  local flat, st, tenant = {}, nil, nil
+  if not problem then
+    flat = redis.call('HGETALL', jk(id))
+    for k = 1, #flat, 2 do
+      local f = flat[k]
+      if f == 'status' then st = flat[k + 1] elseif f == 'tenant_id' then tenant = flat[k + 1] end
+    end
   end
-  -- Anything else (a job cancelled or finished meanwhile, an id queued twice,
-  -- a hash without a tenant) is dropped.
-  if (st == 'pending' or st == 'retrying') and tenant and not seen[id] then
-    seen[id] = true
-    local token = prefix .. id
-    w('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
-    leases[#leases + 1] = expiry
-    leases[#leases + 1] = id
-    local d = taken[tenant] or {running = 0}
-    taken[tenant] = d
-    d[st] = (d[st] or 0) - 1
-    d.running = d.running + 1
-    out[#out + 1] = id
-    out[#out + 1] = token
-    out[#out + 1] = flat
+  if not problem and (st == 'pending' or st == 'retrying') and not tenant then
+    problem = 'it has no tenant_id'
+  end
+  -- Anything else (a job cancelled or finished meanwhile, an id queued twice)
+  -- is dropped.
+  if not problem and (st == 'pending' or st == 'retrying') and tenant and not seen[id] then
+    problem = stats_problem(tenant, {[st] = -1, running = 1})
+    if not problem then
+      seen[id] = true
+      local token = prefix .. id
+      w('HSET', jk(id), 'status', 'running', 'started_at', now, 'lease_token', token, 'worker', worker)
+      leases[#leases + 1] = expiry
+      leases[#leases + 1] = id
+      local d = taken[tenant] or {running = 0}
+      taken[tenant] = d
+      d[st] = (d[st] or 0) - 1
+      d.running = d.running + 1
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = flat
+    end
+  end
+  if problem then
+    poison[#poison + 1] = id
+    poison[#poison + 1] = problem
   end
 end
 if #leases > 0 then w('ZADD', K_LEASES, unpack(leases)) end
 for tenant, d in pairs(taken) do add(tenant, d) end
 commit()
-return out
+return {out, poison}
 `)
 
 // renewScript: KEYS meta; ARGV base, now, lease_ms, id, token, id, token, ...
@@ -310,7 +379,12 @@ if (#ARGV - 3) % 2 ~= 0 then bad('a job id without a token') end
 local out = {}
 for i = 4, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local st, owner, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'cancel_requested'))
+  local st, owner, cancel
+  -- A key that is no longer a hash (damaged) is a lost lease, not an error
+  -- that would fail the renewal of every other job.
+  if not hash_problem(id) then
+    st, owner, cancel = unpack(redis.call('HMGET', jk(id), 'status', 'lease_token', 'cancel_requested'))
+  end
   local state = 'ok'
   if st ~= 'running' or owner ~= token then
     state = 'lost'
@@ -417,67 +491,120 @@ return 'ok'
 // sweepScript: KEYS meta; ARGV base, now, limit, retention_ms. Reclaims
 // expired leases (cancel-requested ones become cancelled), promotes due
 // delayed jobs and deletes expired finished jobs with their index entries.
-// Returns {reclaimed, promoted, expired, job_type, ...}: the job types are
-// those of the jobs put back.
+// Returns {reclaimed, promoted, expired, {poison_id, reason, ...}, job_type,
+// ...}: the poison records skipped and taken off their lists (see
+// stats_problem), then the job types of the jobs put back.
 var sweepScript = goredis.NewScript(luaPrelude + `
 local now, limit, retention = int('now', ARGV[2]), int('limit', ARGV[3]), int('retention', ARGV[4])
 if limit < 1 or limit > 10000 then bad('limit must be between 1 and 10000: ' .. show(ARGV[3])) end
 if retention < 0 then bad('retention must not be negative') end
-local reclaimed, promoted, expired, types, touched = 0, 0, 0, {}, {}
+local reclaimed, promoted, expired, types, touched, poison = 0, 0, 0, {}, {}, {}
+-- skip reports a poison record and takes it off the list it was found on,
+-- so that it is not met again.
+local function skip(list, id, problem)
+  w('ZREM', list, id)
+  poison[#poison + 1] = id
+  poison[#poison + 1] = problem
+end
+-- sched_problem: the writes finish_schedule would stage for job id of
+-- schedule sid cannot be made.
+local function sched_problem(sid)
+  if not valid_ident(sid) then return 'scheduled_job_id cannot name a key: ' .. show(sid) end
+  return type_problem(srk(sid), 'set')
+end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_LEASES, '-inf', now, 'LIMIT', 0, limit)) do
   touched[id] = true
-  local st, cancel, tenant, jtype = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id', 'job_type'))
-  if st == 'running' then
+  local problem = hash_problem(id)
+  local st, cancel, tenant, jtype, prio, rec, sid
+  if not problem then
+    st, cancel, tenant, jtype, prio, rec, sid = unpack(redis.call('HMGET', jk(id), 'status', 'cancel_requested', 'tenant_id',
+      'job_type', 'priority', 'recoveries', 'scheduled_job_id'))
+  end
+  if problem then
+    skip(K_LEASES, id, problem)
+  elseif st == 'running' then
     if cancel == '1' then
+      problem = (sid and sid ~= '' and sched_problem(sid)) or stats_problem(tenant, {running = -1, cancelled = 1})
+    elseif not prios[prio] then
+      problem = 'priority is not one of critical, high, normal, low: ' .. show(prio)
+    else
+      problem = int_problem(jk(id), 'recoveries', 1) or stats_problem(tenant, {running = -1, pending = 1})
+    end
+    if problem then
+      skip(K_LEASES, id, problem)
+    elseif cancel == '1' then
       add(tenant, {running = -1, cancelled = 1})
       w('ZREM', K_LEASES, id)
       w('HDEL', jk(id), 'lease_token', 'worker', 'cancel_requested')
       w('HSET', jk(id), 'status', 'cancelled', 'cancelled_at', ARGV[2], 'completed_at', ARGV[2])
       w('ZADD', K_EXPIRE, string.format('%d', now + retention), id)
-      local sid = schedule_of(id)
-      if sid then finish_schedule(id, sid, 'cancelled') end
+      if sid and sid ~= '' then finish_schedule(id, sid, 'cancelled') end
+      reclaimed = reclaimed + 1
     else
       put_back(id, true)
       types[#types + 1] = jtype
+      reclaimed = reclaimed + 1
     end
-    reclaimed = reclaimed + 1
   else
     w('ZREM', K_LEASES, id)
   end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, limit)) do
-  w('ZREM', K_DELAYED, id)
-  local st, prio = unpack(redis.call('HMGET', jk(id), 'status', 'priority'))
-  if (st == 'pending' or st == 'retrying') and not touched[id] then
-    touched[id] = true
-    w('RPUSH', qk(prio_ok(prio)), id)
-    notify()
-    promoted = promoted + 1
+  local problem = hash_problem(id)
+  local st, prio
+  if not problem then
+    st, prio = unpack(redis.call('HMGET', jk(id), 'status', 'priority'))
+    if (st == 'pending' or st == 'retrying') and not touched[id] and not prios[prio] then
+      problem = 'priority is not one of critical, high, normal, low: ' .. show(prio)
+    end
+  end
+  if problem then
+    skip(K_DELAYED, id, problem)
+  else
+    w('ZREM', K_DELAYED, id)
+    if (st == 'pending' or st == 'retrying') and not touched[id] then
+      touched[id] = true
+      w('RPUSH', qk(prio), id)
+      notify()
+      promoted = promoted + 1
+    end
   end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_EXPIRE, '-inf', now, 'LIMIT', 0, limit)) do
   if not touched[id] then
-    local h = redis.call('HMGET', jk(id), 'tenant_id', 'status', 'items_total', 'items_processed', 'items_succeeded',
-      'items_failed', 'started_at', 'completed_at')
+    local problem = hash_problem(id)
+    local h = {}
+    if not problem then
+      h = redis.call('HMGET', jk(id), 'tenant_id', 'status', 'items_total', 'items_processed', 'items_succeeded',
+        'items_failed', 'started_at', 'completed_at')
+    end
     local tenant, st = h[1], h[2]
-    if tenant then
-      w('ZREM', tk(tenant), id)
-      local d = {items_total = -(tonumber(h[3]) or 0), items_processed = -(tonumber(h[4]) or 0),
+    local d
+    if not problem and tenant then
+      d = {items_total = -(tonumber(h[3]) or 0), items_processed = -(tonumber(h[4]) or 0),
         items_succeeded = -(tonumber(h[5]) or 0), items_failed = -(tonumber(h[6]) or 0)}
       if st then d[st] = -1 end
       if st == 'completed' and tonumber(h[7]) and tonumber(h[8]) then
         d.duration_ms = tonumber(h[7]) - tonumber(h[8])
         d.durations = -1
       end
-      add(tenant, d)
+      problem = stats_problem(tenant, d) or type_problem(tk(tenant), 'zset')
     end
-    w('DEL', jk(id))
-    w('ZREM', K_EXPIRE, id)
-    expired = expired + 1
+    if problem then
+      skip(K_EXPIRE, id, problem)
+    else
+      if d then
+        w('ZREM', tk(tenant), id)
+        add(tenant, d)
+      end
+      w('DEL', jk(id))
+      w('ZREM', K_EXPIRE, id)
+      expired = expired + 1
+    end
   end
 end
 commit()
-return {reclaimed, promoted, expired, unpack(types)}
+return {reclaimed, promoted, expired, poison, unpack(types)}
 `)
 
 // cancelScript: KEYS meta; ARGV base, id, tenant, now, retention_ms.
@@ -580,6 +707,29 @@ local d = {}
 item_deltas(d, {h[4], h[5], h[6]}, fields)
 w('HSET', jk(id), unpack(fields))
 add(h[3], d)
+commit()
+return 'ok'
+`)
+
+// createScheduleScript: KEYS meta; ARGV base, schedule_id, tenant,
+// max_schedules, created_at (ms), next_run_at (ms, or "" for an inactive
+// schedule), field, value, ... Stores a new schedule unless the tenant has
+// max_schedules already: the count and the write are one step, so concurrent
+// creates never exceed it. Returns "ok" or "full".
+var createScheduleScript = goredis.NewScript(luaPrelude + `
+local sid, tenant = ident('schedule id', ARGV[2]), ident('tenant_id', ARGV[3])
+local max, created, nxt = int('max_schedules', ARGV[4]), ARGV[5], ARGV[6]
+int('created_at', created)
+if nxt ~= '' then int('next_run_at', nxt) end
+if redis.call('ZCARD', stt(tenant)) >= max then return 'full' end
+if redis.call('EXISTS', sk(sid)) == 1 then bad('schedule ' .. sid .. ' exists already') end
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+if #fields < 2 then bad('a schedule without fields') end
+w('HSET', sk(sid), unpack(fields))
+w('HSET', sk(sid), 'next_run_at', nxt)
+w('ZADD', stt(tenant), created, sid)
+if nxt ~= '' then w('ZADD', K_DUE, nxt, sid) end
 commit()
 return 'ok'
 `)

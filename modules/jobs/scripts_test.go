@@ -58,11 +58,11 @@ func newFixture(t *testing.T, srv *redistest.Server, rdb *goredis.Client) *scrip
 		}
 	}
 	must(f.run(enqueueScript, nil, enqArgs("j2", "acme", 0)...))
-	res, err := f.run(dequeueScript, nil, tNow, tNow+5000, "w1", 1, "tok:", "normal", "high", "critical", "low").Slice()
-	if err != nil || len(res) != 3 {
-		t.Fatalf("dequeue: %v %v", res, err)
+	reply, err := f.run(dequeueScript, nil, tNow, tNow+5000, "w1", 1, "tok:", "normal", "high", "critical", "low").Slice()
+	if err != nil || len(reply) != 2 || len(reply[0].([]any)) != 3 {
+		t.Fatalf("dequeue: %v %v", reply, err)
 	}
-	f.token = res[1].(string)
+	f.token = reply[0].([]any)[1].(string)
 	must(f.run(enqueueScript, nil, enqArgs("j1", "acme", 0)...))
 	must(f.run(enqueueScript, nil, enqArgs("j3", "acme", tNow+1000)...))
 	must(f.run(enqueueScript, nil, enqArgs("j4", "acme", tNow+1000)...))
@@ -265,10 +265,7 @@ func TestDequeueScriptBoundaries(t *testing.T) {
 		8: {"LOW"},
 	}, map[int]string{0: "now", 1: "expiry", 3: "count", 5: "first priority", 8: "last priority"})
 	cases = append(cases,
-		scriptCase{name: "running count overflows", prepare: hset(stats, "running", nearMax)},
-		scriptCase{name: "pending count not an integer", prepare: hset(stats, "pending", "")},
 		scriptCase{name: "leases is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.leases() }, "string")},
-		scriptCase{name: "queued job is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.job("j1") }, "list")},
 		scriptCase{name: "queue is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.queue("high") }, "string")},
 	)
 	testScript(t, dequeueScript, valid, nil, cases)
@@ -280,7 +277,6 @@ func TestRenewScriptBoundaries(t *testing.T) {
 	cases = append(cases,
 		scriptCase{name: "id without token", args: func(f *scriptFixture) []any { return valid(f)[:5] }},
 		scriptCase{name: "leases is a hash", prepare: wrongType(func(f *scriptFixture) string { return f.k.leases() }, "set")},
-		scriptCase{name: "second job is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.job("j1") }, "string")},
 	)
 	testScript(t, renewScript, valid, nil, cases)
 }
@@ -356,18 +352,7 @@ func TestSweepScriptBoundaries(t *testing.T) {
 		2: {"", "-1", "abc", maxI64},
 	}, map[int]string{0: "now", 1: "limit", 2: "retention"})
 	cases = append(cases,
-		scriptCase{name: "delayed job priority corrupt", prepare: hset(func(f *scriptFixture) string { return f.k.job("j3") }, "priority", "")},
-		scriptCase{name: "recovered job's recoveries overflow", prepare: hset(func(f *scriptFixture) string { return f.k.job("j2") }, "recoveries", maxI64)},
-		scriptCase{name: "cancelled count overflows", prepare: func(f *scriptFixture) {
-			f.rdb.HSet(context.Background(), f.k.job("j2"), "cancel_requested", "1")
-			f.rdb.HSet(context.Background(), stats(f), "cancelled", nearMax)
-		}},
-		scriptCase{name: "expired job's items make the sum overflow", prepare: func(f *scriptFixture) {
-			f.rdb.HSet(context.Background(), f.k.job("j4"), "items_total", nearMax)
-			f.rdb.HSet(context.Background(), stats(f), "items_total", "-"+nearMax)
-		}},
 		scriptCase{name: "expire is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.expire() }, "string")},
-		scriptCase{name: "tenant index is a set", prepare: wrongType(func(f *scriptFixture) string { return f.k.tenantJobs("acme") }, "set")},
 		scriptCase{name: "queue is a set", prepare: wrongType(func(f *scriptFixture) string { return f.k.queue("normal") }, "set")},
 	)
 	testScript(t, sweepScript, valid, nil, cases)
@@ -435,4 +420,26 @@ func TestProgressScriptBoundaries(t *testing.T) {
 		scriptCase{name: "stats is a set", prepare: wrongType(stats, "set")},
 	)
 	testScript(t, progressScript, valid, nil, cases)
+}
+
+func TestCreateScheduleScriptBoundaries(t *testing.T) {
+	valid := func(*scriptFixture) []any {
+		return []any{"s9", "acme", 10, tNow, tNow + 60_000, "id", "s9", "tenant_id", "acme", "name", "n", "is_active", "1"}
+	}
+	cases := argCases(valid, map[int][]any{
+		0: {"", "a:b", "s}"},
+		1: {"", "a:b", "acme{"},
+		2: numBad,
+		3: numBad,
+		4: {"abc", "1e3", maxI64},
+	}, map[int]string{0: "schedule id", 1: "tenant", 2: "max_schedules", 3: "created_at", 4: "next_run_at"})
+	cases = append(cases,
+		scriptCase{name: "no fields", args: func(f *scriptFixture) []any { return valid(f)[:5] }},
+		scriptCase{name: "odd fields", args: func(f *scriptFixture) []any { return valid(f)[:8] }},
+		scriptCase{name: "schedule exists", args: func(f *scriptFixture) []any { return set(valid(f), 0, "s1") }},
+		scriptCase{name: "schedule key is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.sched("s9") }, "string")},
+		scriptCase{name: "tenant's schedule index is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.tenantScheds("acme") }, "list")},
+		scriptCase{name: "due is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.schedDue() }, "list")},
+	)
+	testScript(t, createScheduleScript, valid, nil, cases)
 }

@@ -30,6 +30,9 @@ var (
 type WorkerStats struct {
 	Started, Completed, Failed, Retried, Recovered, Requeued atomic.Uint64
 	Running                                                  atomic.Int64
+	// Poisoned counts damaged records (a job whose key is not a hash, a
+	// corrupt counter) that dequeue and sweep skipped and logged.
+	Poisoned atomic.Uint64
 }
 
 // Worker runs jobs from the queue: it owns each through a renewed lease,
@@ -396,10 +399,15 @@ func (w *Worker) dequeue(ctx context.Context, n int) ([]leased, error) {
 	// earlier leases): the worker id and a sequence number prefix the job id.
 	prefix := w.id + ":" + strconv.FormatUint(w.seq.Add(1), 36) + ":"
 	args := append([]any{w.q.k.base, now, now + w.cfg.Lease.Milliseconds(), w.id, min(n, maxDequeue), prefix}, order()...)
-	res, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, args...).Slice()
+	reply, err := dequeueScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, args...).Slice()
 	if err != nil {
 		return nil, err
 	}
+	if len(reply) != 2 {
+		return nil, fmt.Errorf("dequeue script answered %d values, not 2", len(reply))
+	}
+	res, _ := reply[0].([]any)
+	w.poison("dequeue", reply[1])
 	started := strconv.FormatInt(now, 10)
 	out := make([]leased, 0, len(res)/3)
 	for i := 0; i+2 < len(res); i += 3 {
@@ -625,6 +633,19 @@ func (w *Worker) logicError(what string, err error) {
 	}
 }
 
+// poison logs the poison records a script skipped (a flat list of job id,
+// reason): a damaged job or statistics hash that an operator must look at.
+// The script has taken each off the list it was on, so it is reported once.
+func (w *Worker) poison(script string, list any) {
+	flat, _ := list.([]any)
+	for i := 0; i+1 < len(flat); i += 2 {
+		id, _ := flat[i].(string)
+		reason, _ := flat[i+1].(string)
+		w.stats.Poisoned.Add(1)
+		w.log.Error("jobs.poison_job_skipped", zap.String("script", script), zap.String("job_id", id), zap.String("reason", reason))
+	}
+}
+
 // renew extends the leases of running jobs; a lost lease or a cancel request
 // cancels the handler.
 func (w *Worker) renew(ctx context.Context) {
@@ -673,15 +694,16 @@ func (w *Worker) cancelRun(id string, cause error) {
 // finished jobs. Every replica sweeps; the script makes it safe.
 func (w *Worker) sweep(ctx context.Context) {
 	res, err := sweepScript.Run(ctx, w.q.rdb, []string{w.q.k.meta()}, w.q.k.base, w.q.now().UnixMilli(), 200, w.cfg.Retention.Milliseconds()).Slice()
-	if err != nil || len(res) < 3 {
+	if err != nil || len(res) < 4 {
 		w.logicError("sweep", err)
 		return
 	}
+	w.poison("sweep", res[3])
 	if reclaimed, _ := res[0].(int64); reclaimed > 0 {
 		w.stats.Recovered.Add(uint64(reclaimed))
 		w.log.Info("jobs.recovered", zap.Int64("jobs", reclaimed))
 	}
-	for _, t := range res[3:] {
+	for _, t := range res[4:] {
 		if jobType, ok := t.(string); ok {
 			w.q.metrics.recovered.WithLabelValues(jobType).Inc()
 		}
@@ -815,6 +837,24 @@ func (w *Worker) finisher(ctx context.Context) {
 			args = append(args, r.group...)
 		}
 		res, err := finishScript.Run(context.WithoutCancel(ctx), w.q.rdb, []string{w.q.k.meta()}, args...).StringSlice()
+		if _, cond := redis.Condition(err); err != nil && !cond && len(batch) > 1 {
+			// The script refused the batch (a damaged job hash, a corrupt
+			// counter): record each outcome alone, so that one poison job
+			// loses only its own.
+			for _, r := range batch {
+				one := append([]any{w.q.k.base, now, now + w.cfg.Retention.Milliseconds()}, r.group...)
+				res, err := finishScript.Run(context.WithoutCancel(ctx), w.q.rdb, []string{w.q.k.meta()}, one...).StringSlice()
+				switch {
+				case err != nil:
+					r.done <- finishRes{err: err}
+				case len(res) == 1:
+					r.done <- finishRes{res: res[0]}
+				default:
+					r.done <- finishRes{err: fmt.Errorf("finish script answered %d results for 1 job", len(res))}
+				}
+			}
+			continue
+		}
 		for i, r := range batch {
 			switch {
 			case err != nil:
