@@ -278,6 +278,10 @@ local idem_hash, idem_ttl = ARGV[6], ARGV[7]
 local run_at, prio = ARGV[8], prio_ok(ARGV[9])
 int('now', now)
 int('run_at', run_at)
+-- The id is new for every call: if its job exists, this is a repeat of this
+-- very call (go-redis sends a script again after a read timeout, and Redis
+-- may run both copies), which answers what the first copy did.
+if redis.call('EXISTS', jk(id)) == 1 and redis.call('HGET', jk(id), 'tenant_id') == tenant then return {'ok', id} end
 local ik = KEYS[2]
 if ik then
   int('idem_ttl', idem_ttl)
@@ -614,8 +618,11 @@ local id, tenant = ARGV[2], ident('tenant_id', ARGV[3])
 local now, retention = int('now', ARGV[4]), int('retention', ARGV[5])
 if retention < 0 then bad('retention must not be negative') end
 if not id then bad('id is required') end
-local st, owner_tenant, prio = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id', 'priority'))
+local st, owner_tenant, prio, cancelled_at = unpack(redis.call('HMGET', jk(id), 'status', 'tenant_id', 'priority', 'cancelled_at'))
 if not st or owner_tenant ~= tenant then return 'notfound' end
+-- A repeat of this very call (same now; see enqueueScript) answers as the
+-- first copy did.
+if st == 'cancelled' and cancelled_at == ARGV[4] then return 'cancelled' end
 if terminal(st) then return 'conflict' end
 if st == 'running' then
   w('HSET', jk(id), 'cancel_requested', '1')
@@ -721,8 +728,10 @@ local sid, tenant = ident('schedule id', ARGV[2]), ident('tenant_id', ARGV[3])
 local max, created, nxt = int('max_schedules', ARGV[4]), ARGV[5], ARGV[6]
 int('created_at', created)
 if nxt ~= '' then int('next_run_at', nxt) end
+-- A new id for every call: an existing schedule means a repeat of this call
+-- (see enqueueScript), which answers what the first copy did.
+if redis.call('EXISTS', sk(sid)) == 1 and redis.call('HGET', sk(sid), 'tenant_id') == tenant then return 'ok' end
 if redis.call('ZCARD', stt(tenant)) >= max then return 'full' end
-if redis.call('EXISTS', sk(sid)) == 1 then bad('schedule ' .. sid .. ' exists already') end
 local fields = {}
 for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 if #fields < 2 then bad('a schedule without fields') end

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -244,7 +245,6 @@ func TestEnqueueScriptBoundaries(t *testing.T) {
 		scriptCase{name: "notify is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.notify() }, "string")},
 		scriptCase{name: "delayed is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.delayed() }, "list"),
 			args: func(*scriptFixture) []any { return enqArgs("n1", "acme", tNow+1) }},
-		scriptCase{name: "job exists", args: func(*scriptFixture) []any { return enqArgs("j1", "acme", 0) }},
 		scriptCase{name: "idempotency record is a string", keys: idemKeys,
 			prepare: wrongType(func(f *scriptFixture) string { return f.k.idem("acme", "key") }, "string")},
 		scriptCase{name: "idempotency ttl non-numeric", keys: idemKeys, args: func(*scriptFixture) []any { return set(valid(nil), 5, "day") }},
@@ -436,10 +436,79 @@ func TestCreateScheduleScriptBoundaries(t *testing.T) {
 	cases = append(cases,
 		scriptCase{name: "no fields", args: func(f *scriptFixture) []any { return valid(f)[:5] }},
 		scriptCase{name: "odd fields", args: func(f *scriptFixture) []any { return valid(f)[:8] }},
-		scriptCase{name: "schedule exists", args: func(f *scriptFixture) []any { return set(valid(f), 0, "s1") }},
 		scriptCase{name: "schedule key is a string", prepare: wrongType(func(f *scriptFixture) string { return f.k.sched("s9") }, "string")},
 		scriptCase{name: "tenant's schedule index is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.tenantScheds("acme") }, "list")},
 		scriptCase{name: "due is a list", prepare: wrongType(func(f *scriptFixture) string { return f.k.schedDue() }, "list")},
 	)
 	testScript(t, createScheduleScript, valid, nil, cases)
+}
+
+// go-redis sends a script again when its answer does not arrive within
+// redis.socket_timeout, and Redis may then run both copies. A repeat of an
+// enqueue, a schedule creation or a cancel answers what the first copy did
+// and writes nothing (before, the repeat of an enqueue or of a schedule
+// creation failed with "exists already" after the first had written, and
+// the caller got a 500 for a job that was created).
+func TestRepeatedCallsAnswerAsTheFirstAndWriteNothing(t *testing.T) {
+	redistest.RequireReal(t)
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		s    *goredis.Script
+		keys func(f *scriptFixture) []string
+		args []any
+		want string
+	}{
+		{"enqueue", enqueueScript, nil, enqArgs("n1", "acme", 0), "[ok n1]"},
+		{"enqueue with an idempotency key", enqueueScript, func(f *scriptFixture) []string { return []string{f.k.meta(), f.k.idem("acme", "key")} },
+			enqArgs("n2", "acme", 0), "[ok n2]"},
+		{"enqueue with the tenant at its pending limit after the first", enqueueScript, nil, set(enqArgs("n3", "acme", 0), 3, -1), "[ok n3]"},
+		{"create schedule", createScheduleScript, nil,
+			[]any{"s9", "acme", 10, tNow, tNow + 60_000, "id", "s9", "tenant_id", "acme", "name", "n", "is_active", "1"}, "ok"},
+		{"create schedule up to the tenant's maximum", createScheduleScript, nil,
+			[]any{"s9", "acme", 2, tNow, tNow + 60_000, "id", "s9", "tenant_id", "acme", "name", "n", "is_active", "1"}, "ok"},
+		{"cancel", cancelScript, nil, []any{"j1", "acme", tNow, 60_000}, "cancelled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, srv, rdb)
+			var keys []string
+			if c.keys != nil {
+				keys = c.keys(f)
+			}
+			if c.s == enqueueScript && c.args[3] == -1 { // the limit: one more than the tenant has
+				p, _ := rdb.HMGet(ctx, f.k.stats("acme"), "pending", "retrying").Result()
+				n := 1
+				for _, v := range p {
+					if v != nil {
+						i, _ := strconv.Atoi(v.(string))
+						n += i
+					}
+				}
+				c.args = set(c.args, 3, n)
+			}
+			first, err := f.run(c.s, keys, c.args...).Result()
+			if err != nil || fmt.Sprint(first) != c.want {
+				t.Fatalf("first call: %v %v, want %s", first, err, c.want)
+			}
+			before := snapshot(t, rdb)
+			again, err := f.run(c.s, keys, c.args...).Result()
+			if err != nil || fmt.Sprint(again) != c.want {
+				t.Errorf("the repeat answered %v %v, want %s like the first", again, err, c.want)
+			}
+			if d := diff(before, snapshot(t, rdb)); len(d) != 0 {
+				t.Errorf("the repeat wrote: %v", d)
+			}
+		})
+	}
+	// A cancel of a job cancelled by another call (another time) is still a
+	// conflict.
+	f := newFixture(t, srv, rdb)
+	if res, err := f.run(cancelScript, nil, "j1", "acme", tNow, 60_000).Result(); err != nil || res != "cancelled" {
+		t.Fatal(res, err)
+	}
+	if res, err := f.run(cancelScript, nil, "j1", "acme", tNow+1, 60_000).Result(); err != nil || res != "conflict" {
+		t.Errorf("a second cancel: %v %v, want conflict", res, err)
+	}
 }
