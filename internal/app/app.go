@@ -4,6 +4,7 @@
 package app
 
 import (
+	"math"
 	"net"
 	"time"
 
@@ -93,14 +94,27 @@ const margin = 5 * time.Second
 // (startup_wait plus one attempt's dial and read timeouts) and the embedded
 // fallback.
 func (c Config) StartTimeout() time.Duration {
-	return c.Redis.StartupWait + c.Redis.SocketConnectTimeout + c.Redis.SocketTimeout + margin
+	return sum(c.Redis.StartupWait, c.Redis.SocketConnectTimeout, c.Redis.SocketTimeout, margin)
 }
 
 // StopTimeout is Fx's stop timeout: the HTTP drain (drain delay plus shutdown
 // timeout) and every later module's grace (the jobs shutdown grace), so a drain
 // always completes and Redis is still closed last.
 func (c Config) StopTimeout() time.Duration {
-	return c.HTTP.StopBudget() + c.Jobs.StopBudget() + margin
+	return sum(c.HTTP.StopBudget(), c.Jobs.StopBudget(), margin)
+}
+
+// sum adds durations, saturating at the largest one instead of wrapping to a
+// negative (an immediate timeout) when settings are huge.
+func sum(ds ...time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		if d > 0 && t > math.MaxInt64-d {
+			return math.MaxInt64
+		}
+		t += d
+	}
+	return t
 }
 
 // Options is the whole application, for fx.New. version is shown by /health.

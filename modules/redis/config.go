@@ -135,6 +135,9 @@ func (c *Config) Validate(env config.Environment) error {
 			bad("url", "%v", err)
 		}
 	}
+	if c.URL == "" && c.Mode == ModeStandalone && (strings.TrimSpace(c.Host) == "" || strings.ContainsAny(c.Host, " \t\r\n,/")) {
+		bad("host", "must be a host name or IP address, got %q", c.Host)
+	}
 	if c.Port < 1 || c.Port > 65535 {
 		bad("port", "must be between 1 and 65535, got %d", c.Port)
 	}
@@ -143,8 +146,8 @@ func (c *Config) Validate(env config.Environment) error {
 			bad(key, "must not be negative, got %d", db)
 		}
 	}
-	if c.MaxConnections < 1 {
-		bad("max_connections", "must be at least 1, got %d", c.MaxConnections)
+	if c.MaxConnections < 1 || c.MaxConnections > MaxConnectionsLimit {
+		bad("max_connections", "must be between 1 and %d, got %d", MaxConnectionsLimit, c.MaxConnections)
 	}
 	if c.MinIdleConnections < 0 || c.MinIdleConnections > c.MaxConnections {
 		bad("min_idle_connections", "must be between 0 and max_connections (%d), got %d", c.MaxConnections, c.MinIdleConnections)
@@ -178,8 +181,8 @@ func (c *Config) Validate(env config.Environment) error {
 		bad("mode", "must be standalone, sentinel or cluster, got %q", c.Mode)
 	}
 	for _, a := range c.Addrs {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad("addrs", "%q is not host:port", a)
+		if !validHostPort(a) {
+			bad("addrs", "%q is not host:port with a port between 1 and 65535", a)
 		}
 	}
 	if c.TLS.CertFile != "" && c.TLS.KeyFile == "" || c.TLS.CertFile == "" && c.TLS.KeyFile != "" {
@@ -213,6 +216,22 @@ func (c *Config) Validate(env config.Environment) error {
 	// Stable order for stable messages.
 	sortProblems(errs)
 	return errors.Join(errs...)
+}
+
+// MaxConnectionsLimit is the largest redis.max_connections accepted: far above
+// any real pool, far below what the client library refuses (it panics beyond
+// 2^31-1).
+const MaxConnectionsLimit = 100000
+
+// validHostPort reports whether a is host:port with a non-blank host (or none,
+// meaning this machine) and a numeric port between 1 and 65535.
+func validHostPort(a string) bool {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || strings.ContainsAny(host, " \t\r\n,/") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func isLocalHost(h string) bool {

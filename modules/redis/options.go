@@ -21,6 +21,11 @@ func (c *Config) parseURL() (*goredis.Options, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		var esc url.EscapeError
+		if errors.As(err, &esc) {
+			// The bad escape may sit in the password: do not quote it.
+			return nil, errors.New("not a valid URL: a %-escape is not two hexadecimal digits (write a literal % as %25)")
+		}
 		return nil, fmt.Errorf("not a valid URL: %v", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
@@ -29,6 +34,12 @@ func (c *Config) parseURL() (*goredis.Options, error) {
 	opt, err := goredis.ParseURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid Redis URL: %s", scrubURLError(err.Error(), u))
+	}
+	if opt.DB < 0 {
+		return nil, fmt.Errorf("the database number must not be negative, got %d", opt.DB)
+	}
+	if !validHostPort(opt.Addr) {
+		return nil, fmt.Errorf("%q is not host:port with a port between 1 and 65535", opt.Addr)
 	}
 	return opt, nil
 }

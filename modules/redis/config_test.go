@@ -1,0 +1,75 @@
+package redis_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/redis"
+)
+
+// Values that used to pass validation and then panicked in the client
+// library, dialled nothing, or selected a database that cannot exist: each
+// is one problem naming its key.
+func TestOutOfRangeSettingsNameTheirKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mut  func(*redis.Config)
+		key  string
+	}{
+		{"pool beyond the library's limit", func(c *redis.Config) { c.MaxConnections = 1<<63 - 1 }, "max_connections"},
+		{"pool of 2^31", func(c *redis.Config) { c.MaxConnections = 1 << 31 }, "max_connections"},
+		{"pool just over the limit", func(c *redis.Config) { c.MaxConnections = redis.MaxConnectionsLimit + 1 }, "max_connections"},
+		{"empty host", func(c *redis.Config) { c.Host = "" }, "host"},
+		{"blank host", func(c *redis.Config) { c.Host = "  " }, "host"},
+		{"host list", func(c *redis.Config) { c.Host = "a,b" }, "host"},
+		{"cluster port out of range", func(c *redis.Config) { c.Mode, c.Addrs = redis.ModeCluster, []string{"n:99999"} }, "addrs"},
+		{"sentinel port zero", func(c *redis.Config) {
+			c.Mode, c.Addrs, c.MasterName = redis.ModeSentinel, []string{"s:0"}, "m"
+		}, "addrs"},
+		{"sentinel named port", func(c *redis.Config) {
+			c.Mode, c.Addrs, c.MasterName = redis.ModeSentinel, []string{"s:redis"}, "m"
+		}, "addrs"},
+		{"url with a negative database", func(c *redis.Config) { c.URL = "redis://h:6379/-1" }, "url"},
+		{"url port out of range", func(c *redis.Config) { c.URL = "redis://h:70000/0" }, "url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := redis.DefaultConfig()
+			tc.mut(&cfg)
+			err := cfg.Validate(config.Development)
+			var fe *config.FieldError
+			if !errors.As(err, &fe) || fe.Key != tc.key {
+				t.Fatalf("want one problem naming %s, got %v", tc.key, err)
+			}
+			if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 1 {
+				t.Errorf("%d problems: %v", n, err)
+			}
+		})
+	}
+	cfg := redis.DefaultConfig()
+	cfg.MaxConnections = redis.MaxConnectionsLimit
+	cfg.MinIdleConnections = redis.MaxConnectionsLimit
+	if err := cfg.Validate(config.Development); err != nil {
+		t.Errorf("the largest pool is refused: %v", err)
+	}
+}
+
+// A bad %-escape may sit inside the password: the message must not quote it.
+func TestBadEscapeInURLIsNotQuoted(t *testing.T) {
+	for _, u := range []string{"redis://u:Pw%zzLeak@h:1/0", "redis://u:Pw%G1@h:1/0", "rediss://:Pw%@h:1"} {
+		cfg := redis.DefaultConfig()
+		cfg.URL = u
+		err := cfg.Validate(config.Development)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != "url" {
+			t.Errorf("%s: %v", config.RedactURL(u), err)
+			continue
+		}
+		for _, part := range []string{"Pw", "%zz", "%G1", "Leak"} {
+			if strings.Contains(err.Error(), part) {
+				t.Errorf("%q in %v", part, err)
+			}
+		}
+	}
+}
