@@ -121,14 +121,37 @@ func (m *Manager) HealthCheck(ctx context.Context) Health {
 	if h.Embedded {
 		h.Message = "embedded in-memory Redis fallback (data is not persisted)"
 	}
-	if info, err := m.Client().Info(ctx, "server", "clients", "memory").Result(); err == nil {
+	if info, err := m.Client().Info(ctx, "server", "clients", "memory", "replication").Result(); err == nil {
 		fields := parseInfo(info)
 		h.RedisVersion = fields["redis_version"]
 		h.UsedMemoryHuman = fields["used_memory_human"]
 		h.ConnectedClients = intField(fields, "connected_clients")
 		h.UptimeInSeconds = intField(fields, "uptime_in_seconds")
+		if cond := refusesWrites(fields, m.cfg.Mode); cond != "" && !h.Embedded {
+			// PING answers, but every write fails: the dashboards and the
+			// readiness probe must not call that healthy.
+			h.Status, h.Reason = m.downStatus(), cond
+			h.Message = "Redis at " + m.cfg.Addr() + " answers but refuses writes: " +
+				Describe(&UnavailableError{Condition: cond, Err: errors.New(cond)})
+		}
 	}
 	return h
+}
+
+// refusesWrites returns the condition under which a server that answers PING
+// refuses every write, from its INFO fields: OOM when it is over maxmemory
+// with the noeviction policy, READONLY when a standalone client is connected
+// to a read-only replica (Sentinel follows the master and Cluster routes
+// writes to masters, so only standalone mode can end up there).
+func refusesWrites(fields map[string]string, mode string) string {
+	maxMem, used := intField(fields, "maxmemory"), intField(fields, "used_memory")
+	if maxMem != nil && used != nil && *maxMem > 0 && *used > *maxMem && fields["maxmemory_policy"] == "noeviction" {
+		return CondOOM
+	}
+	if mode == ModeStandalone && fields["role"] == "slave" && fields["slave_read_only"] != "0" {
+		return CondReadOnly
+	}
+	return ""
 }
 
 func (m *Manager) downStatus() health.Status {
