@@ -37,6 +37,12 @@ var serverConditions = []struct{ prefix, cond string }{
 	{"CLUSTERDOWN", CondClusterDown},
 	{"TRYAGAIN", CondTryAgain},
 	{"NOREPLICAS", CondNoReplicas},
+	// A command refused for the connection's credentials or the ACL user's
+	// permissions (a password rotated while running, a user disabled): the
+	// deployment's settings, never the caller's fault, and never a bug.
+	{"NOAUTH", CondRefused},
+	{"WRONGPASS", CondRefused},
+	{"NOPERM", CondRefused},
 	{"ERR max number of clients", CondMaxClients},
 	{"max number of clients", CondMaxClients},
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // environments are the start-up policies a refused configuration must fail
@@ -260,4 +261,41 @@ func TestUnknownSentinelMasterNameFailsStart(t *testing.T) {
 	cfg := refusedConfig(s.Master)
 	cfg.Mode, cfg.Addrs, cfg.MasterName = redis.ModeSentinel, s.Addrs(), "no-such-master"
 	startRefused(t, cfg, "redis.master_name")
+}
+
+// A command that Redis refuses for the credentials or the ACL (a password
+// rotated while running, a permission withdrawn) is a condition, answered 503
+// by the HTTP adapters, not a logic error answered 500.
+func TestRefusedCommandsAreConditions(t *testing.T) {
+	redistest.RequireReal(t)
+	srv := redistest.Start(t, redistest.WithPassword("pw"))
+	ctx := context.Background()
+	noAuth := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	defer noAuth.Close()
+	wrong := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Password: "wrong", MaxRetries: -1})
+	defer wrong.Close()
+	admin := srv.Client(t)
+	if err := admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">rpw", "~*", "+get").Err(); err != nil {
+		t.Fatal(err)
+	}
+	reader := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Username: "reader", Password: "rpw", MaxRetries: -1})
+	defer reader.Close()
+	for name, err := range map[string]error{
+		"NOAUTH":             noAuth.Get(ctx, "k").Err(),
+		"WRONGPASS":          wrong.Get(ctx, "k").Err(),
+		"NOPERM":             reader.Set(ctx, "k", "v", 0).Err(),
+		"NOPERM in a script": reader.Eval(ctx, "return 1", nil).Err(),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		cond, ok := redis.Condition(err)
+		if !ok || cond != redis.CondRefused || !errors.Is(redis.Classify(err), redis.ErrUnavailable) {
+			t.Errorf("%s (%v): condition %q %v", name, err, cond, ok)
+		}
+		if d := redis.Describe(err); !strings.Contains(d, "refuses") || strings.Contains(d, "pw") {
+			t.Errorf("%s: %q", name, d)
+		}
+	}
 }
