@@ -212,6 +212,9 @@ func (c *Config) Validate(env config.Environment) error {
 		if c.TLS.InsecureSkipVerify {
 			bad("tls.insecure_skip_verify", "must be false in production")
 		}
+		if opt, err := c.parseURL(); c.URL != "" && err == nil && opt.TLSConfig != nil && opt.TLSConfig.InsecureSkipVerify {
+			bad("url", "skip_verify must not be set in production: it disables the server certificate check")
+		}
 	}
 	// Stable order for stable messages.
 	sortProblems(errs)

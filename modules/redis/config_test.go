@@ -73,3 +73,38 @@ func TestBadEscapeInURLIsNotQuoted(t *testing.T) {
 		}
 	}
 }
+
+// redis.url's query options that redifx sets from its own keys were silently
+// replaced; they are refused naming the key to use instead. skip_verify in the
+// URL would bypass the production rule on tls.insecure_skip_verify.
+func TestURLOptionsThatWouldBeIgnoredOrUnsafeAreRefused(t *testing.T) {
+	for opt, key := range map[string]string{
+		"pool_size=9223372036854775807": "redis.max_connections",
+		"min_idle_conns=5":              "redis.min_idle_connections",
+		"dial_timeout=-5s":              "redis.socket_connect_timeout",
+		"read_timeout=1h":               "redis.socket_timeout",
+		"write_timeout=0":               "redis.socket_timeout",
+	} {
+		cfg := redis.DefaultConfig()
+		cfg.URL = "redis://u:Pw-Leak@h:6379/0?" + opt
+		err := cfg.Validate(config.Development)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != "url" || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "Pw-Leak") {
+			t.Errorf("?%s: %v", opt, err)
+		}
+	}
+	cfg := redis.DefaultConfig()
+	cfg.URL = "rediss://:pw@redis.prod:6380/0?skip_verify=true"
+	err := cfg.Validate(config.Production)
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "url" || !strings.Contains(err.Error(), "skip_verify") {
+		t.Errorf("skip_verify in production: %v", err)
+	}
+	if err := cfg.Validate(config.Development); err != nil {
+		t.Errorf("skip_verify in development: %v", err)
+	}
+	cfg.URL = "rediss://:pw@redis.prod:6380/0?max_retries=3"
+	if err := cfg.Validate(config.Production); err != nil {
+		t.Errorf("an option redifx does not set: %v", err)
+	}
+}

@@ -31,6 +31,11 @@ func (c *Config) parseURL() (*goredis.Options, error) {
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("scheme must be redis:// or rediss://, got %q", u.Scheme)
 	}
+	for _, o := range overriddenURLOptions {
+		if u.Query().Has(o.option) {
+			return nil, fmt.Errorf("the option %s is set by %s, not in the URL", o.option, o.key)
+		}
+	}
 	opt, err := goredis.ParseURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid Redis URL: %s", scrubURLError(err.Error(), u))
@@ -42,6 +47,16 @@ func (c *Config) parseURL() (*goredis.Options, error) {
 		return nil, fmt.Errorf("%q is not host:port with a port between 1 and 65535", opt.Addr)
 	}
 	return opt, nil
+}
+
+// overriddenURLOptions are the URL query options that redifx sets from its
+// own keys: in the URL they would be silently replaced, so they are refused.
+var overriddenURLOptions = []struct{ option, key string }{
+	{"pool_size", "redis.max_connections"},
+	{"min_idle_conns", "redis.min_idle_connections"},
+	{"dial_timeout", "redis.socket_connect_timeout"},
+	{"read_timeout", "redis.socket_timeout"},
+	{"write_timeout", "redis.socket_timeout"},
 }
 
 // scrubURLError removes the URL's password from a message, in case a library
