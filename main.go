@@ -36,6 +36,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/logging"
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 )
 
@@ -356,7 +357,9 @@ func serve(args, environ []string, stdout, stderr io.Writer) int {
 	var srv *httpserver.Server
 	a := fx.New(app.Options(&cfg, version), fx.Populate(&srv))
 	if err := a.Err(); err != nil {
-		return fail("cannot build the application", err)
+		// The constructor's own error, which names the setting, without Fx's
+		// and dig's chain of "could not build arguments for function …".
+		return fail("cannot build the application", dig.RootCause(err))
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
 	defer cancel()

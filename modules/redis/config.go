@@ -266,7 +266,11 @@ func (c *Config) Addr() string {
 func (t TLSConfig) check() map[string]string {
 	problems := map[string]string{}
 	if t.CAFile != "" {
-		if pem, err := os.ReadFile(t.CAFile); err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		pem, err := os.ReadFile(t.CAFile)
+		switch {
+		case err != nil && !errors.Is(err, os.ErrNotExist): // a directory, say
+			problems["tls.ca_file"] = fmt.Sprintf("cannot read %s: %v", t.CAFile, errors.Unwrap(err))
+		case err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem):
 			problems["tls.ca_file"] = fmt.Sprintf("%s holds no PEM certificate", t.CAFile)
 		}
 	}

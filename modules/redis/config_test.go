@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -33,6 +34,7 @@ func TestOutOfRangeSettingsNameTheirKey(t *testing.T) {
 		}, "addrs"},
 		{"url with a negative database", func(c *redis.Config) { c.URL = "redis://h:6379/-1" }, "url"},
 		{"url port out of range", func(c *redis.Config) { c.URL = "redis://h:70000/0" }, "url"},
+		{"a directory as the CA file", func(c *redis.Config) { c.TLS.Enabled, c.TLS.CAFile = true, os.TempDir() }, "tls.ca_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := redis.DefaultConfig()
