@@ -299,3 +299,40 @@ func TestRefusedCommandsAreConditions(t *testing.T) {
 		}
 	}
 }
+
+// TLS on against a plain-text port (a TLS handshake there waits for an answer
+// Redis never sends), and TLS off against a TLS port (Redis drops the plain
+// connection), looked "unreachable" and fell back to the embedded server in
+// development: they are configuration errors naming the setting.
+func TestTLSModeMismatchFailsStart(t *testing.T) {
+	redistest.RequireReal(t)
+	t.Run("TLS on, plain server", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.WithPassword("Sec-Pw"))
+		cfg := mismatchConfig(srv)
+		cfg.Password = "Sec-Pw"
+		cfg.TLS.Enabled, cfg.TLS.InsecureSkipVerify = true, true
+		startRefused(t, cfg, "redis.tls.enabled", "Sec-Pw")
+		cfg = mismatchConfig(srv)
+		cfg.URL = "rediss://:Sec-Pw@" + srv.Addr() + "/0"
+		startRefused(t, cfg, "redis.url (rediss://)", "Sec-Pw")
+	})
+	t.Run("TLS off, TLS server", func(t *testing.T) {
+		srv, _ := tlsServer(t, false)
+		startRefused(t, mismatchConfig(srv), "redis.tls.enabled")
+		cfg := mismatchConfig(srv)
+		cfg.URL = "redis://" + srv.Addr() + "/0"
+		startRefused(t, cfg, "redis.url (redis:// where rediss:// is needed)")
+	})
+	t.Run("TLS off, TLS server demanding a client certificate", func(t *testing.T) {
+		srv, _ := tlsServer(t, true)
+		startRefused(t, mismatchConfig(srv), "redis.tls.enabled")
+	})
+}
+
+// mismatchConfig is refusedConfig with a short start-up wait: a mismatch is
+// only diagnosed once the attempts have failed.
+func mismatchConfig(srv *redistest.Server) redis.Config {
+	c := refusedConfig(srv)
+	c.StartupWait = 300 * time.Millisecond
+	return c
+}
