@@ -62,6 +62,11 @@ func (c *Config) refused(err error, client string) *ConfigError {
 		return s
 	}
 	msg := err.Error()
+	if c.Mode == ModeSentinel && strings.Contains(msg, "sentinels") {
+		// go-redis reports a sentinel's own refusal as "all sentinels …
+		// are unreachable: NOAUTH …": the sentinels' password is wrong.
+		creds = "redis.sentinel_password"
+	}
 	switch {
 	case goredis.IsAuthError(err) || goredis.HasErrorPrefix(err, "WRONGPASS") || strings.Contains(msg, "WRONGPASS"):
 		return &ConfigError{Setting: creds, Problem: "Redis refused the credentials (wrong password, or unknown or disabled user)", Err: err}

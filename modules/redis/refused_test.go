@@ -336,3 +336,34 @@ func mismatchConfig(srv *redistest.Server) redis.Config {
 	c.StartupWait = 300 * time.Millisecond
 	return c
 }
+
+// The sentinels' own password (redis.sentinel_password), missing or wrong,
+// was reported as redis.password, sending the operator to the wrong setting.
+func TestWrongSentinelPasswordNamesIt(t *testing.T) {
+	redistest.RequireReal(t)
+	s := redistest.StartSentinel(t, "mymaster")
+	ctx := context.Background()
+	for _, addr := range s.Addrs() {
+		c := goredis.NewClient(&goredis.Options{Addr: addr})
+		if err := c.Do(ctx, "ACL", "SETUSER", "default", "resetpass", ">sentinel-pw").Err(); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+		t.Cleanup(func() { // before redistest stops the sentinels
+			c := goredis.NewClient(&goredis.Options{Addr: addr, Password: "sentinel-pw"})
+			_ = c.Do(ctx, "ACL", "SETUSER", "default", "nopass").Err()
+			_ = c.Close()
+		})
+	}
+	for _, pw := range []string{"", "wrong-sentinel-pw"} {
+		cfg := refusedConfig(s.Master)
+		cfg.Mode, cfg.Addrs, cfg.MasterName, cfg.SentinelPassword = redis.ModeSentinel, s.Addrs(), "mymaster", pw
+		startRefused(t, cfg, "redis.sentinel_password", "sentinel-pw")
+	}
+	cfg := refusedConfig(s.Master)
+	cfg.Mode, cfg.Addrs, cfg.MasterName, cfg.SentinelPassword = redis.ModeSentinel, s.Addrs(), "mymaster", "sentinel-pw"
+	m, _ := newManager(t, cfg)
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("the right sentinel password: %v", err)
+	}
+}
