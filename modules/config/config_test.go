@@ -297,3 +297,18 @@ func TestSourcesNameWhatWasSet(t *testing.T) {
 		}
 	}
 }
+
+// A file of several YAML documents was read up to the first "---" and the
+// rest ignored without a word; it is refused. A leading "---" and an empty
+// file are one document or none, and fine.
+func TestSeveralYAMLDocumentsAreRefused(t *testing.T) {
+	_, err := load(t, writeFile(t, "db:\n  host: a\n---\ndb:\n  host: b\n"))
+	if err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
+		t.Fatalf("got %v", err)
+	}
+	for _, body := range []string{"", "---\n", "---\ndb:\n  host: a\n", "db:\n  host: a\n...\n"} {
+		if _, err := load(t, writeFile(t, body)); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
