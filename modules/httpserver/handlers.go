@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -70,6 +71,9 @@ func (s *Server) registerHealth(e *gin.Engine) {
 			c.JSON(status, body)
 			return
 		}
-		Error(c, http.StatusNotFound, "not_found", "no health check named "+name)
+		if len(name) > 64 {
+			name = name[:64] + "…"
+		}
+		Error(c, http.StatusNotFound, "not_found", fmt.Sprintf("no health check named %q", name))
 	})
 }

@@ -37,3 +37,17 @@ func TestHealthEndpointsAnswerHEADLikeGET(t *testing.T) {
 		}
 	}
 }
+
+// An unknown check's name is quoted (control characters escaped) and cut, not
+// echoed whole into the message.
+func TestUnknownHealthCheckNameIsQuotedAndCut(t *testing.T) {
+	f := start(t, testConfig(), nil)
+	resp, body := get(t, f.base+"/health/a%0Ab")
+	if resp.StatusCode != 404 || body["message"] != `no health check named "a\nb"` {
+		t.Errorf("%d %v", resp.StatusCode, body)
+	}
+	resp, body = get(t, f.base+"/health/"+strings.Repeat("x", 5000))
+	if msg, _ := body["message"].(string); resp.StatusCode != 404 || len(msg) > 120 {
+		t.Errorf("%d message of %d bytes", resp.StatusCode, len(msg))
+	}
+}
