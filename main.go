@@ -212,8 +212,7 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 		if addr == "" {
 			addr = httpserver.DefaultConfig().Addr
 		}
-		_, port, _ := net.SplitHostPort(addr)
-		*url = "http://127.0.0.1:" + port + "/health/ready"
+		*url = "http://" + probeAddr(addr) + "/health/ready"
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(*url)
@@ -228,6 +227,18 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// probeAddr is where a local probe reaches a server listening on addr: the
+// loopback address when it listens on every interface (or names no host),
+// else the host it names (a server bound to one address, [::1] say, is not
+// reachable on 127.0.0.1).
+func probeAddr(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func token(args, environ []string, stdout, stderr io.Writer) int {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -252,5 +253,48 @@ func TestTokenListFlagsAccumulate(t *testing.T) {
 		if code, out, errOut := redifx(t, nil, "token", "--sub", sub, "--tenant", "acme"); code == 0 || out != "" || !strings.Contains(errOut, "--sub") {
 			t.Errorf("--sub %q: exit %d stdout %q stderr %q", sub, code, out, errOut)
 		}
+	}
+}
+
+// redifx healthcheck without --url probes where http.addr listens: loopback
+// for every interface, else the address it names (it used to probe
+// 127.0.0.1 always, failing a server bound to [::1] or to one interface).
+func TestHealthcheckProbesTheListenAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080": "127.0.0.1:8080", "0.0.0.0:8080": "127.0.0.1:8080", "[::]:8080": "127.0.0.1:8080",
+		"127.0.0.1:8080": "127.0.0.1:8080", "[::1]:8080": "[::1]:8080", "10.1.2.3:8080": "10.1.2.3:8080",
+		"localhost:8080": "localhost:8080",
+	} {
+		if got := probeAddr(addr); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	addr := "[::1]:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=" + addr, "REDIS__HOST=127.0.0.1", "REDIS__PORT=1", "REDIS__EMBEDDED_FALLBACK=false", "REDIS__STARTUP_WAIT=0"}
+	out := &testutil.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, stdout, stderr := redifx(t, []string{"HTTP__ADDR=" + addr}, "healthcheck")
+		if code == 0 && strings.HasPrefix(stdout, "200 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthcheck: exit %d %s %s\nserver:\n%s", code, stdout, stderr, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
