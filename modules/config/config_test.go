@@ -255,6 +255,8 @@ func TestRedactURL(t *testing.T) {
 		"redis://h:1":        "redis://h:1",
 		"":                   "",
 		"redis://u:p@h:x y/": config.Redacted,
+		// A user without a password is often a password written as the user.
+		"redis://s3cr3t@h:1/0": "redis://***@h:1/0",
 	}
 	for in, want := range cases {
 		if got := config.RedactURL(in); got != want {
