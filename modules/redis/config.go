@@ -199,8 +199,16 @@ func (c *Config) Validate(env config.Environment) error {
 	for key, problem := range c.TLS.check() {
 		bad(key, "%s", problem)
 	}
-	if c.KeyPrefix == "" {
+	switch {
+	case c.KeyPrefix == "":
 		bad("key_prefix", "must not be empty: every key is namespaced")
+	case strings.ContainsAny(c.KeyPrefix, "{}"):
+		// A brace in the prefix changes which part of a key Redis Cluster
+		// hashes ("{}" makes it the whole key), scattering the keys one
+		// script touches over several slots (CROSSSLOT).
+		bad("key_prefix", "must not contain { or }: they would change the keys' hash tags, got %q", c.KeyPrefix)
+	case strings.IndexFunc(c.KeyPrefix, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		bad("key_prefix", "must not contain control characters, got %q", c.KeyPrefix)
 	}
 	if env.IsProduction() {
 		if c.EmbeddedFallback {

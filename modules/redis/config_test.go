@@ -34,6 +34,9 @@ func TestOutOfRangeSettingsNameTheirKey(t *testing.T) {
 		}, "addrs"},
 		{"url with a negative database", func(c *redis.Config) { c.URL = "redis://h:6379/-1" }, "url"},
 		{"url port out of range", func(c *redis.Config) { c.URL = "redis://h:70000/0" }, "url"},
+		{"empty hash tag in the key prefix", func(c *redis.Config) { c.KeyPrefix = "{}" }, "key_prefix"},
+		{"brace in the key prefix", func(c *redis.Config) { c.KeyPrefix = "app{" }, "key_prefix"},
+		{"newline in the key prefix", func(c *redis.Config) { c.KeyPrefix = "app\n" }, "key_prefix"},
 		{"a directory as the CA file", func(c *redis.Config) { c.TLS.Enabled, c.TLS.CAFile = true, os.TempDir() }, "tls.ca_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
