@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -298,7 +299,7 @@ func (t TLSConfig) check() map[string]string {
 // health_interval is), at most the time a command may take to connect and
 // answer.
 func (c *Config) probeTimeout() time.Duration {
-	return min(max(c.HealthInterval, time.Second), c.SocketTimeout+c.SocketConnectTimeout)
+	return min(max(c.HealthInterval, time.Second), addDurations(c.SocketTimeout, c.SocketConnectTimeout))
 }
 
 // LossDetectionBound is the longest it takes the manager to notice that a
@@ -306,5 +307,15 @@ func (c *Config) probeTimeout() time.Duration {
 // probe's own time bound (a probe of a vanished server fails at once when the
 // connection is refused, and takes up to the bound when packets are dropped).
 func (c *Config) LossDetectionBound() time.Duration {
-	return c.HealthInterval + c.probeTimeout()
+	return addDurations(c.HealthInterval, c.probeTimeout())
+}
+
+// addDurations adds two positive durations, saturating at the largest one: a
+// sum of huge settings must not wrap to a negative timeout, which would fail
+// every probe and command at once.
+func addDurations(a, b time.Duration) time.Duration {
+	if a > 0 && b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -1,13 +1,18 @@
 package redis_test
 
 import (
+	"context"
 	"errors"
+	"math"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/health"
 	"github.com/redifx/redifx/modules/redis"
+	"github.com/redifx/redifx/modules/redis/redistest"
 )
 
 // Values that used to pass validation and then panicked in the client
@@ -111,5 +116,34 @@ func TestURLOptionsThatWouldBeIgnoredOrUnsafeAreRefused(t *testing.T) {
 	cfg.URL = "rediss://:pw@redis.prod:6380/0?max_retries=3"
 	if err := cfg.Validate(config.Production); err != nil {
 		t.Errorf("an option redifx does not set: %v", err)
+	}
+}
+
+// Huge socket timeouts used to add up to a negative probe timeout: every
+// health probe failed at once and a healthy Redis was reported degraded.
+func TestHugeTimeoutsDoNotWrapIntoFailingProbes(t *testing.T) {
+	redistest.RequireReal(t)
+	srv := redistest.Start(t)
+	cfg := fastConfig(srv.Addr())
+	cfg.SocketTimeout, cfg.SocketConnectTimeout = math.MaxInt64/2+1, math.MaxInt64/2+1
+	if err := cfg.Validate(config.Development); err != nil {
+		t.Fatal(err)
+	}
+	if b := cfg.LossDetectionBound(); b <= 0 {
+		t.Errorf("loss detection bound %s", b)
+	}
+	m, _ := newManager(t, cfg)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Several health intervals (100ms) pass while the probe stays healthy.
+	for range 5 {
+		if h := m.HealthCheck(context.Background()); h.Status != health.StatusHealthy {
+			t.Fatalf("health: %+v", h)
+		}
+		time.Sleep(cfg.HealthInterval)
+	}
+	if m.State() != redis.StateReady {
+		t.Errorf("state %s", m.State())
 	}
 }

@@ -294,7 +294,7 @@ func (m *Manager) connect(ctx context.Context) error {
 }
 
 func (m *Manager) attemptTimeout(deadline time.Time) time.Duration {
-	t := m.cfg.SocketConnectTimeout + m.cfg.SocketTimeout
+	t := addDurations(m.cfg.SocketConnectTimeout, m.cfg.SocketTimeout)
 	if left := time.Until(deadline); left > 100*time.Millisecond && left < t {
 		t = left
 	}
