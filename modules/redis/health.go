@@ -37,9 +37,13 @@ type Health struct {
 	// Reason is why Redis cannot be used, when it cannot: "unreachable", a
 	// server condition such as "LOADING", or "refused" when Redis answers but
 	// refuses the configured credentials or certificate (Setting names what
-	// to fix).
+	// to fix); or why it refuses writes while reads work ("OOM", "READONLY",
+	// with ReadOnly set).
 	Reason  string `json:"reason,omitempty"`
 	Setting string `json:"setting,omitempty"`
+	// ReadOnly is true while Redis answers but refuses every write (Reason
+	// OOM or READONLY); Status stays healthy, since reads still work.
+	ReadOnly bool `json:"read_only,omitempty"`
 	// LatencyMS is the round trip of one PING in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	// Pool sums the pool statistics of every client.
@@ -128,9 +132,12 @@ func (m *Manager) HealthCheck(ctx context.Context) Health {
 		h.ConnectedClients = intField(fields, "connected_clients")
 		h.UptimeInSeconds = intField(fields, "uptime_in_seconds")
 		if cond := refusesWrites(fields, m.cfg.Mode); cond != "" && !h.Embedded {
-			// PING answers, but every write fails: the dashboards and the
-			// readiness probe must not call that healthy.
-			h.Status, h.Reason = m.downStatus(), cond
+			// PING and reads answer, but every write fails. The status stays
+			// healthy so that readiness keeps the replicas in the load
+			// balancer (reads and streams work, and writes answer 503 naming
+			// the condition, which "no replica could answer" would hide), but
+			// the check says so: reason, message and read_only.
+			h.Reason, h.ReadOnly = cond, true
 			h.Message = "Redis at " + m.cfg.Addr() + " answers but refuses writes: " +
 				Describe(&UnavailableError{Condition: cond, Err: errors.New(cond)})
 		}
@@ -210,6 +217,9 @@ func (h Health) details() map[string]any {
 	}
 	if h.Setting != "" {
 		d["setting"] = h.Setting
+	}
+	if h.ReadOnly {
+		d["read_only"] = true
 	}
 	if h.RedisVersion != "" {
 		d["redis_version"] = h.RedisVersion
