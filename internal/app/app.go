@@ -4,6 +4,7 @@
 package app
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"time"
@@ -44,6 +45,28 @@ func DefaultConfig() Config {
 		Jobs:        jobs.DefaultConfig(),
 		Metrics:     metrics.DefaultConfig(),
 	}
+}
+
+// Validate checks what spans sections: metrics.addr must not be the port
+// http.addr listens on (start-up would fail with the HTTP server's "address
+// already in use", naming neither key).
+func (c *Config) Validate(config.Environment) error {
+	if c.Metrics.Addr != "" && sameListener(c.Metrics.Addr, c.HTTP.Addr) {
+		return config.Problem("metrics.addr", fmt.Sprintf("must differ from http.addr (%s): both would listen on one port, got %q", c.HTTP.Addr, c.Metrics.Addr))
+	}
+	return nil
+}
+
+// sameListener reports whether two listen addresses would take the same port:
+// equal non-zero ports and hosts that are equal or one of them every interface.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	any := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	return ha == hb || any(ha) || any(hb)
 }
 
 // LoopbackAddr is http.addr's default in development while tokens are checked

@@ -295,3 +295,30 @@ func yamlFor(key, v string) string {
 	fmt.Fprintf(&b, "%s%s: %s\n", strings.Repeat("  ", len(parts)-1), parts[len(parts)-1], scalar)
 	return b.String()
 }
+
+// metrics.addr on http.addr's port failed start-up with the HTTP server's
+// "address already in use", naming neither key; it is a configuration problem
+// naming metrics.addr.
+func TestMetricsAddrMustNotTakeTheHTTPPort(t *testing.T) {
+	for _, env := range [][]string{
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.1:18099"},
+		{"HTTP__ADDR=:18099", "METRICS__ADDR=127.0.0.1:18099"},
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=0.0.0.0:18099"},
+		{"METRICS__ADDR=:8080"},
+	} {
+		_, err := app.Load("", env)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != "metrics.addr" {
+			t.Errorf("%v: %v", env, err)
+		}
+	}
+	for _, env := range [][]string{
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.1:18100"},
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.2:18099"},
+		{"HTTP__ADDR=127.0.0.1:0", "METRICS__ADDR=127.0.0.1:0"},
+	} {
+		if _, err := app.Load("", env); err != nil {
+			t.Errorf("%v: %v", env, err)
+		}
+	}
+}

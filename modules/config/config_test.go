@@ -314,3 +314,12 @@ func TestSeveralYAMLDocumentsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// errors.As finds a problem in what Load returns.
+func TestErrorsUnwrapToFieldErrors(t *testing.T) {
+	_, err := load(t, "", "DB__PORT=0")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "db.port" {
+		t.Errorf("errors.As: %v %v", fe, err)
+	}
+}
