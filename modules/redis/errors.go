@@ -145,6 +145,12 @@ func Describe(err error) string {
 	cond, _ := Condition(err)
 	switch cond {
 	case CondUnreachable:
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			// Connected or not, nothing came back in time: say so rather
+			// than claim that Redis cannot be reached.
+			return "Redis did not answer in time (too slow or unreachable)"
+		}
 		return "Redis is unreachable"
 	case CondOOM:
 		return "Redis is out of memory (OOM): writes are refused until memory is freed"
