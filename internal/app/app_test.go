@@ -322,3 +322,16 @@ func TestMetricsAddrMustNotTakeTheHTTPPort(t *testing.T) {
 		}
 	}
 }
+
+// An unknown environment is one problem naming environment, not also every
+// rule of an environment that was not chosen (auth.jwt_secret "required
+// outside development" and the like).
+func TestUnknownEnvironmentIsOneProblem(t *testing.T) {
+	for _, e := range []string{"", " ", "prod", "PRODUCTION", " production ", "dev"} {
+		_, err := app.Load("", []string{"ENVIRONMENT=" + e})
+		var errs config.Errors
+		if !errors.As(err, &errs) || strings.Join(errs.Keys(), ",") != "environment" {
+			t.Errorf("ENVIRONMENT=%q: %v", e, err)
+		}
+	}
+}

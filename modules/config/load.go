@@ -149,6 +149,11 @@ func Load(target any, opts Options) error {
 			}
 		}
 	}
+	if len(problems) > 0 {
+		// An unknown environment: the sections' rules depend on it, and
+		// would only add problems that are not the point.
+		return problems
+	}
 	for _, s := range sections {
 		if v, ok := s.value.Addr().Interface().(Validator); ok {
 			problems = append(problems, collect(s.key, v.Validate(envName))...)
