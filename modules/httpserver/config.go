@@ -84,11 +84,15 @@ func (c *Config) Validate(config.Environment) error {
 			}
 		}
 	}
-	if c.MaxBodyBytes < 1 {
-		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be at least 1, got %d", c.MaxBodyBytes)))
+	if c.MaxBodyBytes < 1 || c.MaxBodyBytes > MaxBodyBytesLimit {
+		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be between 1 and %d (1 GiB), got %d", int64(MaxBodyBytesLimit), c.MaxBodyBytes)))
 	}
 	return errors.Join(errs...)
 }
+
+// MaxBodyBytesLimit is the largest http.max_body_bytes accepted: request
+// bodies are read into memory, so a limit near 2^63 would be none at all.
+const MaxBodyBytesLimit = 1 << 30
 
 // validListenAddr reports whether a is [host]:port with a numeric port (0 picks
 // a free one) and a host without blanks.

@@ -39,3 +39,20 @@ func TestStopBudgetSaturates(t *testing.T) {
 		t.Errorf("stop budget %s", b)
 	}
 }
+
+// Bodies are read into memory: http.max_body_bytes has an upper bound too.
+func TestMaxBodyBytesIsBounded(t *testing.T) {
+	for _, n := range []int64{0, -1, httpserver.MaxBodyBytesLimit + 1, math.MaxInt64} {
+		cfg := httpserver.DefaultConfig()
+		cfg.MaxBodyBytes = n
+		var fe *config.FieldError
+		if err := cfg.Validate(config.Development); !errors.As(err, &fe) || fe.Key != "max_body_bytes" {
+			t.Errorf("max_body_bytes %d: %v", n, err)
+		}
+	}
+	cfg := httpserver.DefaultConfig()
+	cfg.MaxBodyBytes = httpserver.MaxBodyBytesLimit
+	if err := cfg.Validate(config.Development); err != nil {
+		t.Errorf("the largest limit: %v", err)
+	}
+}
