@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -28,12 +29,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redifx/redifx/internal/app"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/httpserver"
 	"github.com/redifx/redifx/modules/logging"
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 )
 
@@ -209,8 +212,7 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 		if addr == "" {
 			addr = httpserver.DefaultConfig().Addr
 		}
-		_, port, _ := net.SplitHostPort(addr)
-		*url = "http://127.0.0.1:" + port + "/health/ready"
+		*url = "http://" + probeAddr(addr) + "/health/ready"
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(*url)
@@ -227,15 +229,28 @@ func healthcheck(args, environ []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// probeAddr is where a local probe reaches a server listening on addr: the
+// loopback address when it listens on every interface (or names no host),
+// else the host it names (a server bound to one address, [::1] say, is not
+// reachable on 127.0.0.1).
+func probeAddr(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func token(args, environ []string, stdout, stderr io.Writer) int {
-	var sub, tenant, perms, roles string
-	var ttl time.Duration
+	var sub, tenant string
+	var perms, roles listFlag
+	ttl := ttlFlag(time.Hour)
 	file, code, ok := parseFlags("token", args, environ, stdout, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&sub, "sub", "", "subject (user id); required")
 		fs.StringVar(&tenant, "tenant", "", "tenant_id")
-		fs.StringVar(&perms, "perm", "", "comma-separated permissions: "+strings.Join(knownPermissions, ", "))
-		fs.StringVar(&roles, "role", "", "comma-separated roles: "+strings.Join(knownRoles, ", "))
-		fs.DurationVar(&ttl, "ttl", time.Hour, "lifetime")
+		fs.Var(&perms, "perm", "comma-separated permissions, repeatable: "+strings.Join(knownPermissions, ", "))
+		fs.Var(&roles, "role", "comma-separated roles, repeatable: "+strings.Join(knownRoles, ", "))
+		fs.Var(&ttl, "ttl", "lifetime, such as 1h, 90m or a number of seconds; from 1s to 8760h (a year)")
 	})
 	if !ok {
 		return code
@@ -247,14 +262,22 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "redifx token:", auth.ErrMintRefused)
 		return exitFailure
 	}
-	if bad := unknown(splitList(perms), knownPermissions); len(bad) > 0 {
+	if bad := unknown(perms, knownPermissions); len(bad) > 0 {
 		fmt.Fprintf(stderr, "redifx token: unknown permission %s; known permissions: %s\n",
 			strings.Join(bad, ", "), strings.Join(knownPermissions, ", "))
 		return exitUsage
 	}
-	if bad := unknown(splitList(roles), knownRoles); len(bad) > 0 {
+	if bad := unknown(roles, knownRoles); len(bad) > 0 {
 		fmt.Fprintf(stderr, "redifx token: unknown role %s; known roles: %s\n",
 			strings.Join(bad, ", "), strings.Join(knownRoles, ", "))
+		return exitUsage
+	}
+	if d := time.Duration(ttl); d < time.Second || d > maxTokenTTL {
+		fmt.Fprintf(stderr, "redifx token: --ttl must be between 1s and 8760h (a year), got %s\n", d)
+		return exitUsage
+	}
+	if strings.TrimSpace(sub) == "" || strings.IndexFunc(sub, unicode.IsControl) >= 0 {
+		fmt.Fprintf(stderr, "redifx token: --sub must name the user, without control characters, got %q\n", sub)
 		return exitUsage
 	}
 	if err != nil {
@@ -262,7 +285,7 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	tok, err := auth.Mint(cfg.Auth, cfg.Environment, auth.TokenRequest{
-		Subject: sub, TenantID: tenant, Permissions: splitList(perms), Roles: splitList(roles), TTL: ttl,
+		Subject: sub, TenantID: tenant, Permissions: []string(perms), Roles: []string(roles), TTL: time.Duration(ttl),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "redifx token:", err)
@@ -273,6 +296,41 @@ func token(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return exitOK
+}
+
+// maxTokenTTL is the longest lifetime redifx token signs: a year. A
+// development token is a convenience, not a credential to keep.
+const maxTokenTTL = 365 * 24 * time.Hour
+
+// ttlFlag is a lifetime: Go duration syntax or a plain number of seconds,
+// like durations in the configuration.
+type ttlFlag time.Duration
+
+func (f *ttlFlag) String() string { return time.Duration(*f).String() }
+
+func (f *ttlFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(s); err == nil {
+		*f = ttlFlag(d)
+		return nil
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > maxTokenTTL.Seconds()*2 {
+		return fmt.Errorf("want a duration such as 1h or 90m, or a number of seconds up to 8760h (a year)")
+	}
+	*f = ttlFlag(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// listFlag collects comma-separated items; the flag may be repeated, and
+// empty items are ignored.
+type listFlag []string
+
+func (f *listFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *listFlag) Set(s string) error {
+	*f = append(*f, splitList(s)...)
+	return nil
 }
 
 // unknown returns the items that are not in known.
@@ -310,7 +368,9 @@ func serve(args, environ []string, stdout, stderr io.Writer) int {
 	var srv *httpserver.Server
 	a := fx.New(app.Options(&cfg, version), fx.Populate(&srv))
 	if err := a.Err(); err != nil {
-		return fail("cannot build the application", err)
+		// The constructor's own error, which names the setting, without Fx's
+		// and dig's chain of "could not build arguments for function …".
+		return fail("cannot build the application", dig.RootCause(err))
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
 	defer cancel()

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -199,5 +202,99 @@ func TestConfigShowsTheLoopbackDefaultWithTheDevelopmentSecret(t *testing.T) {
 	}
 	if code, out, errOut := redifx(t, []string{"AUTH__JWT_SECRET=" + strings.Repeat("k", 32)}, "config"); code != 0 || !strings.Contains(out, `addr: :8080`) {
 		t.Errorf("with a secret: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// redifx token's lifetime: at least a second and at most a year, as a Go
+// duration or a number of seconds like the configuration's durations; a
+// refusal says the flag and the bounds and prints no token.
+func TestTokenTTLIsBounded(t *testing.T) {
+	for _, ttl := range []string{"0", "-1h", "1ns", "999ms", "8761h", "1000000h", "2562047h", "1e400", "NaN", "Inf", "99999999999999999999", "1h1000000000h", "soon", ""} {
+		code, out, errOut := redifx(t, nil, "token", "--sub", "alice", "--tenant", "acme", "--ttl", ttl)
+		if code != 2 || out != "" || !strings.Contains(errOut, "ttl") {
+			t.Errorf("--ttl %q: exit %d stdout %q stderr %q", ttl, code, out, errOut)
+		}
+	}
+	for _, ttl := range []string{"1s", "90", "1.5", "10m", "8760h"} {
+		code, out, errOut := redifx(t, nil, "token", "--sub", "alice", "--tenant", "acme", "--ttl", ttl)
+		if code != 0 || strings.Count(strings.TrimSpace(out), ".") != 2 {
+			t.Errorf("--ttl %q: exit %d stdout %q stderr %q", ttl, code, out, errOut)
+		}
+	}
+}
+
+// --perm and --role may be repeated (every item counts, none is dropped) and
+// hold lists with spaces and empty items; a blank subject is refused.
+func TestTokenListFlagsAccumulate(t *testing.T) {
+	code, out, errOut := redifx(t, nil, "token", "--sub", "alice", "--tenant", "acme",
+		"--perm", "jobs.read", "--perm", " jobs.write , ,realtime.read,", "--role", "admin", "--role", "")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	parts := strings.Split(strings.TrimSpace(out), ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Permissions []string `json:"permissions"`
+		Roles       []string `json:"roles"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(claims.Permissions, ",") != "jobs.read,jobs.write,realtime.read" || strings.Join(claims.Roles, ",") != "admin" {
+		t.Errorf("claims %+v", claims)
+	}
+	if code, _, errOut := redifx(t, nil, "token", "--sub", "alice", "--perm", "jobs.read", "--perm", "jobs.nope"); code != 2 || !strings.Contains(errOut, `"jobs.nope"`) {
+		t.Errorf("a repeated unknown permission: exit %d %s", code, errOut)
+	}
+	for _, sub := range []string{" ", "a\tb", "a\nb"} {
+		if code, out, errOut := redifx(t, nil, "token", "--sub", sub, "--tenant", "acme"); code == 0 || out != "" || !strings.Contains(errOut, "--sub") {
+			t.Errorf("--sub %q: exit %d stdout %q stderr %q", sub, code, out, errOut)
+		}
+	}
+}
+
+// redifx healthcheck without --url probes where http.addr listens: loopback
+// for every interface, else the address it names (it used to probe
+// 127.0.0.1 always, failing a server bound to [::1] or to one interface).
+func TestHealthcheckProbesTheListenAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080": "127.0.0.1:8080", "0.0.0.0:8080": "127.0.0.1:8080", "[::]:8080": "127.0.0.1:8080",
+		"127.0.0.1:8080": "127.0.0.1:8080", "[::1]:8080": "[::1]:8080", "10.1.2.3:8080": "10.1.2.3:8080",
+		"localhost:8080": "localhost:8080",
+	} {
+		if got := probeAddr(addr); got != want {
+			t.Errorf("%s: %s, want %s", addr, got, want)
+		}
+	}
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	addr := "[::1]:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=" + addr, "REDIS__HOST=127.0.0.1", "REDIS__PORT=1", "REDIS__EMBEDDED_FALLBACK=false", "REDIS__STARTUP_WAIT=0"}
+	out := &testutil.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, stdout, stderr := redifx(t, []string{"HTTP__ADDR=" + addr}, "healthcheck")
+		if code == 0 && strings.HasPrefix(stdout, "200 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthcheck: exit %d %s %s\nserver:\n%s", code, stdout, stderr, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -4,6 +4,8 @@
 package app
 
 import (
+	"fmt"
+	"math"
 	"net"
 	"time"
 
@@ -43,6 +45,28 @@ func DefaultConfig() Config {
 		Jobs:        jobs.DefaultConfig(),
 		Metrics:     metrics.DefaultConfig(),
 	}
+}
+
+// Validate checks what spans sections: metrics.addr must not be the port
+// http.addr listens on (start-up would fail with the HTTP server's "address
+// already in use", naming neither key).
+func (c *Config) Validate(config.Environment) error {
+	if c.Metrics.Addr != "" && sameListener(c.Metrics.Addr, c.HTTP.Addr) {
+		return config.Problem("metrics.addr", fmt.Sprintf("must differ from http.addr (%s): both would listen on one port, got %q", c.HTTP.Addr, c.Metrics.Addr))
+	}
+	return nil
+}
+
+// sameListener reports whether two listen addresses would take the same port:
+// equal non-zero ports and hosts that are equal or one of them every interface.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	any := func(h string) bool { ip := net.ParseIP(h); return h == "" || ip != nil && ip.IsUnspecified() }
+	return ha == hb || any(ha) || any(hb)
 }
 
 // LoopbackAddr is http.addr's default in development while tokens are checked
@@ -93,14 +117,27 @@ const margin = 5 * time.Second
 // (startup_wait plus one attempt's dial and read timeouts) and the embedded
 // fallback.
 func (c Config) StartTimeout() time.Duration {
-	return c.Redis.StartupWait + c.Redis.SocketConnectTimeout + c.Redis.SocketTimeout + margin
+	return sum(c.Redis.StartupWait, c.Redis.SocketConnectTimeout, c.Redis.SocketTimeout, margin)
 }
 
 // StopTimeout is Fx's stop timeout: the HTTP drain (drain delay plus shutdown
 // timeout) and every later module's grace (the jobs shutdown grace), so a drain
 // always completes and Redis is still closed last.
 func (c Config) StopTimeout() time.Duration {
-	return c.HTTP.StopBudget() + c.Jobs.StopBudget() + margin
+	return sum(c.HTTP.StopBudget(), c.Jobs.StopBudget(), margin)
+}
+
+// sum adds durations, saturating at the largest one instead of wrapping to a
+// negative (an immediate timeout) when settings are huge.
+func sum(ds ...time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		if d > 0 && t > math.MaxInt64-d {
+			return math.MaxInt64
+		}
+		t += d
+	}
+	return t
 }
 
 // Options is the whole application, for fx.New. version is shown by /health.

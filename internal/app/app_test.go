@@ -200,3 +200,138 @@ func TestDevelopmentSecretListensOnLoopbackByDefault(t *testing.T) {
 		})
 	}
 }
+
+// Durations near the largest one add up to the largest one, not to a
+// negative timeout that would stop (or fail to start) at once.
+func TestFxTimeoutsSaturateOnHugeSettings(t *testing.T) {
+	cfg, err := app.Load("", []string{"HTTP__DRAIN_DELAY=2562047h", "HTTP__SHUTDOWN_TIMEOUT=2562047h", "REDIS__STARTUP_WAIT=2562047h", "REDIS__SOCKET_TIMEOUT=2562047h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StopTimeout() < 2562047*time.Hour || cfg.StartTimeout() < 2562047*time.Hour {
+		t.Errorf("stop %s start %s", cfg.StopTimeout(), cfg.StartTimeout())
+	}
+}
+
+// hostileValues are the values every key is attacked with: overflowing and
+// non-finite numbers, wrong types, odd durations, blanks and empty list items.
+var hostileValues = []string{
+	"", " ", "-1", "0", "-1s", "1e400", "99999999999999999999", "-99999999999999999999",
+	"9223372036854775807", "NaN", "Inf", "1h1000000000h", "2562048h", "abc", "1.5", ",,,", "a,,b", "%",
+}
+
+// Every key, through the environment and through the file, given a hostile
+// value: Load never panics, and a refusal names the key, is one problem for
+// it and never quotes a secret.
+func TestEveryKeyRefusesHostileValuesNamingIt(t *testing.T) {
+	def := app.DefaultConfig()
+	keys, err := config.Keys(&def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	const secret = "Sekr3t-Value-42"
+	for _, key := range keys {
+		for _, v := range hostileValues {
+			env := []string{config.EnvName(key) + "=" + v}
+			if key != "redis.password" {
+				env = append(env, "REDIS__PASSWORD="+secret)
+			}
+			check := func(how string, err error) {
+				t.Helper()
+				if err == nil {
+					return
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, key) {
+					t.Errorf("%s %s=%q: the refusal does not name the key: %v", how, key, v, err)
+				}
+				if strings.Contains(msg, secret) {
+					t.Errorf("%s %s=%q: the secret is in %v", how, key, v, err)
+				}
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("env %s=%q: panic %v", key, v, r)
+					}
+				}()
+				_, err := app.Load("", env)
+				check("env", err)
+			}()
+			file := dir + "/c.yaml"
+			y := yamlFor(key, v) + "redis:\n  password: " + secret + "\n"
+			if strings.HasPrefix(key, "redis.") {
+				y = yamlFor(key, v)
+			}
+			if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("file %s=%q: panic %v", key, v, r)
+					}
+				}()
+				_, err := app.Load(file, nil)
+				check("file", err)
+			}()
+		}
+	}
+}
+
+// yamlFor is a YAML document setting the dotted key to the plain scalar v
+// (quoted when YAML would not read it as one).
+func yamlFor(key, v string) string {
+	parts := strings.Split(key, ".")
+	var b strings.Builder
+	for i, p := range parts[:len(parts)-1] {
+		fmt.Fprintf(&b, "%s%s:\n", strings.Repeat("  ", i), p)
+	}
+	scalar := v
+	if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "%,") {
+		scalar = fmt.Sprintf("%q", v)
+	}
+	fmt.Fprintf(&b, "%s%s: %s\n", strings.Repeat("  ", len(parts)-1), parts[len(parts)-1], scalar)
+	return b.String()
+}
+
+// metrics.addr on http.addr's port failed start-up with the HTTP server's
+// "address already in use", naming neither key; it is a configuration problem
+// naming metrics.addr.
+func TestMetricsAddrMustNotTakeTheHTTPPort(t *testing.T) {
+	for _, env := range [][]string{
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.1:18099"},
+		{"HTTP__ADDR=:18099", "METRICS__ADDR=127.0.0.1:18099"},
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=0.0.0.0:18099"},
+		{"METRICS__ADDR=:8080"},
+	} {
+		_, err := app.Load("", env)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != "metrics.addr" {
+			t.Errorf("%v: %v", env, err)
+		}
+	}
+	for _, env := range [][]string{
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.1:18100"},
+		{"HTTP__ADDR=127.0.0.1:18099", "METRICS__ADDR=127.0.0.2:18099"},
+		{"HTTP__ADDR=127.0.0.1:0", "METRICS__ADDR=127.0.0.1:0"},
+	} {
+		if _, err := app.Load("", env); err != nil {
+			t.Errorf("%v: %v", env, err)
+		}
+	}
+}
+
+// An unknown environment is one problem naming environment, not also every
+// rule of an environment that was not chosen (auth.jwt_secret "required
+// outside development" and the like).
+func TestUnknownEnvironmentIsOneProblem(t *testing.T) {
+	for _, e := range []string{"", " ", "prod", "PRODUCTION", " production ", "dev"} {
+		_, err := app.Load("", []string{"ENVIRONMENT=" + e})
+		var errs config.Errors
+		if !errors.As(err, &errs) || strings.Join(errs.Keys(), ",") != "environment" {
+			t.Errorf("ENVIRONMENT=%q: %v", e, err)
+		}
+	}
+}

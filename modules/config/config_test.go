@@ -255,6 +255,8 @@ func TestRedactURL(t *testing.T) {
 		"redis://h:1":        "redis://h:1",
 		"":                   "",
 		"redis://u:p@h:x y/": config.Redacted,
+		// A user without a password is often a password written as the user.
+		"redis://s3cr3t@h:1/0": "redis://***@h:1/0",
 	}
 	for in, want := range cases {
 		if got := config.RedactURL(in); got != want {
@@ -295,5 +297,29 @@ func TestSourcesNameWhatWasSet(t *testing.T) {
 		if sources[k] != v {
 			t.Errorf("sources[%s] = %q, want %q", k, sources[k], v)
 		}
+	}
+}
+
+// A file of several YAML documents was read up to the first "---" and the
+// rest ignored without a word; it is refused. A leading "---" and an empty
+// file are one document or none, and fine.
+func TestSeveralYAMLDocumentsAreRefused(t *testing.T) {
+	_, err := load(t, writeFile(t, "db:\n  host: a\n---\ndb:\n  host: b\n"))
+	if err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
+		t.Fatalf("got %v", err)
+	}
+	for _, body := range []string{"", "---\n", "---\ndb:\n  host: a\n", "db:\n  host: a\n...\n"} {
+		if _, err := load(t, writeFile(t, body)); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
+
+// errors.As finds a problem in what Load returns.
+func TestErrorsUnwrapToFieldErrors(t *testing.T) {
+	_, err := load(t, "", "DB__PORT=0")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "db.port" {
+		t.Errorf("errors.As: %v %v", fe, err)
 	}
 }

@@ -34,6 +34,16 @@ func (e Errors) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the problems, so that errors.As finds a *FieldError in an
+// Errors.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, fe := range e {
+		out[i] = fe
+	}
+	return out
+}
+
 // Keys returns the key path of every problem, in order.
 func (e Errors) Keys() []string {
 	keys := make([]string, len(e))

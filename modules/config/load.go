@@ -11,6 +11,7 @@ import (
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 )
 
 // Options says where Load reads from.
@@ -64,6 +65,11 @@ func Load(target any, opts Options) error {
 	if opts.File != "" {
 		if err := user.Load(file.Provider(opts.File), yaml.Parser()); err != nil {
 			return Errors{{Key: "config file", Message: fmt.Sprintf("cannot read %s: %v", opts.File, err)}}
+		}
+		if n := documents(opts.File); n > 1 {
+			// The parser reads the first document only: the rest would be
+			// ignored without a word.
+			return Errors{{Key: "config file", Message: fmt.Sprintf("%s holds %d YAML documents (separated by ---); only one is read, so merge them", opts.File, n)}}
 		}
 		for _, key := range user.Keys() {
 			if _, ok := known[key]; ok {
@@ -143,6 +149,11 @@ func Load(target any, opts Options) error {
 			}
 		}
 	}
+	if len(problems) > 0 {
+		// An unknown environment: the sections' rules depend on it, and
+		// would only add problems that are not the point.
+		return problems
+	}
 	for _, s := range sections {
 		if v, ok := s.value.Addr().Interface().(Validator); ok {
 			problems = append(problems, collect(s.key, v.Validate(envName))...)
@@ -192,4 +203,23 @@ func Keys(target any) ([]string, error) {
 		keys[i] = l.key
 	}
 	return keys, nil
+}
+
+// documents counts the YAML documents in path (0 when it cannot be read or
+// parsed: the parser reports that).
+func documents(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	dec := yamlv3.NewDecoder(f)
+	n := 0
+	for {
+		var doc yamlv3.Node
+		if err := dec.Decode(&doc); err != nil {
+			return n
+		}
+		n++
+	}
 }

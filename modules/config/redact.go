@@ -30,6 +30,10 @@ func RedactURL(raw string) string {
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), Redacted)
+	} else if u.User.Username() != "" {
+		// redis://secret@host is a user without a password to the client
+		// library, but people write it meaning a password: hide it too.
+		u.User = url.User(Redacted)
 	}
 	return strings.Replace(u.String(), url.QueryEscape(Redacted), Redacted, 1)
 }

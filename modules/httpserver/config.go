@@ -3,7 +3,10 @@ package httpserver
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redifx/redifx/modules/config"
@@ -61,8 +64,8 @@ func (c *Config) EnvironmentDefaults(env config.Environment) map[string]any {
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
+	if !validListenAddr(c.Addr) {
+		errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port with a port between 0 and 65535, got %q", c.Addr)))
 	}
 	errs = append(errs, config.Positive(
 		config.Setting{Key: "read_header_timeout", Value: c.ReadHeaderTimeout},
@@ -81,12 +84,32 @@ func (c *Config) Validate(config.Environment) error {
 			}
 		}
 	}
-	if c.MaxBodyBytes < 1 {
-		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be at least 1, got %d", c.MaxBodyBytes)))
+	if c.MaxBodyBytes < 1 || c.MaxBodyBytes > MaxBodyBytesLimit {
+		errs = append(errs, config.Problem("max_body_bytes", fmt.Sprintf("must be between 1 and %d (1 GiB), got %d", int64(MaxBodyBytesLimit), c.MaxBodyBytes)))
 	}
 	return errors.Join(errs...)
 }
 
+// MaxBodyBytesLimit is the largest http.max_body_bytes accepted: request
+// bodies are read into memory, so a limit near 2^63 would be none at all.
+const MaxBodyBytesLimit = 1 << 30
+
+// validListenAddr reports whether a is [host]:port with a numeric port (0 picks
+// a free one) and a host without blanks.
+func validListenAddr(a string) bool {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || strings.ContainsAny(host, " \t\r\n,/") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535 && port[0] != '+' && port[0] != '-'
+}
+
 // StopBudget is the longest the server's stop can take: drain delay plus
 // shutdown timeout. The binary adds it into Fx's stop timeout.
-func (c Config) StopBudget() time.Duration { return c.DrainDelay + c.ShutdownTimeout }
+func (c Config) StopBudget() time.Duration {
+	if c.DrainDelay > math.MaxInt64-c.ShutdownTimeout {
+		return math.MaxInt64 // saturate rather than wrap to a negative
+	}
+	return c.DrainDelay + c.ShutdownTimeout
+}

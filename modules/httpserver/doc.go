@@ -9,12 +9,16 @@
 //	GET /health/ready   {"status":"ready"|"not ready","healthy","services","failed_services","timestamp"}; 503 when not ready
 //	GET /health/{name}  one check's JSON (e.g. /health/redis); 503 when it is not healthy
 //
+// Every health endpoint answers HEAD too (the status of GET, no body).
+//
 // Modules add routes with AsRoute and ordered middleware with AsMiddleware;
 // errors use Error / Unavailable so that every error body is
 // {"error": code, "message": text}.
 //
 // Request bodies: BindJSON accepts exactly one JSON object (400 for anything
-// else, naming the field where there is one; 415 for a non-JSON Content-Type),
+// else, naming the field where there is one, and for bytes that are not UTF-8;
+// 415 for a non-JSON Content-Type, a charset other than UTF-8 or a
+// Content-Encoding),
 // every body is capped at max_body_bytes (413) and must arrive within
 // read_timeout (408, or the connection is closed). Requests without a body,
 // such as event streams, have no read deadline.

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,15 +21,21 @@ type ReadyResponse struct {
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
+// registerHealth serves the health endpoints on GET and on HEAD (probes and
+// uptime monitors often send HEAD: same status and headers, no body).
 func (s *Server) registerHealth(e *gin.Engine) {
 	env := string(s.opts.Environment)
-	e.GET("/health", func(c *gin.Context) {
+	get := func(path string, h gin.HandlerFunc) {
+		e.GET(path, h)
+		e.HEAD(path, h)
+	}
+	get("/health", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "healthy", "version": s.opts.Version, "environment": env})
 	})
-	e.GET("/health/live", func(c *gin.Context) {
+	get("/health/live", func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "alive", "version": s.opts.Version, "environment": env, "timestamp": now()})
 	})
-	e.GET("/health/ready", func(c *gin.Context) {
+	get("/health/ready", func(c *gin.Context) {
 		rep := health.Run(c.Request.Context(), s.opts.Checks, s.opts.Config.HealthCheckTimeout)
 		ready := rep.Ready && !s.Draining()
 		body := ReadyResponse{
@@ -42,7 +49,7 @@ func (s *Server) registerHealth(e *gin.Engine) {
 		}
 		c.JSON(status, body)
 	})
-	e.GET("/health/:name", func(c *gin.Context) {
+	get("/health/:name", func(c *gin.Context) {
 		name := c.Param("name")
 		for _, chk := range s.opts.Checks {
 			if chk.Name() != name {
@@ -64,6 +71,9 @@ func (s *Server) registerHealth(e *gin.Engine) {
 			c.JSON(status, body)
 			return
 		}
-		Error(c, http.StatusNotFound, "not_found", "no health check named "+name)
+		if len(name) > 64 {
+			name = name[:64] + "…"
+		}
+		Error(c, http.StatusNotFound, "not_found", fmt.Sprintf("no health check named %q", name))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -25,8 +26,10 @@ const MaxJSONDepth = 64
 //   - 408 when the body did not arrive within http.read_timeout;
 //   - 413 when the body is over http.max_body_bytes;
 //   - 415 when Content-Type names a type other than JSON (a missing
-//     Content-Type is taken as JSON);
-//   - 400 otherwise: an empty body, null or another non-object, invalid JSON,
+//     Content-Type is taken as JSON) or a charset other than UTF-8, or the
+//     body has a Content-Encoding (such as gzip) other than identity;
+//   - 400 otherwise: an empty body, bytes that are not UTF-8, null or
+//     another non-object, invalid JSON,
 //     content after the object (such as a second object), a key given twice,
 //     nesting deeper than MaxJSONDepth, or a value of the wrong type for its
 //     field (a number beyond the field's range included). The answer names the
@@ -70,7 +73,36 @@ func JSONContentType(c *gin.Context) bool {
 			"request body must be JSON (Content-Type: application/json), got "+strconv.Quote(ct))
 		return false
 	}
+	if cs := charset(c.GetHeader("Content-Type")); cs != "" && cs != "utf-8" && cs != "utf8" {
+		Error(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be JSON in UTF-8, got charset "+strconv.Quote(cs))
+		return false
+	}
+	// A compressed body would be read as if it were plain: refuse it
+	// rather than answer about garbage (or, worse, accept a body whose bytes
+	// happen to parse).
+	for _, ce := range c.Request.Header.Values("Content-Encoding") {
+		for _, enc := range strings.Split(ce, ",") {
+			if enc = strings.ToLower(strings.TrimSpace(enc)); enc != "" && enc != "identity" {
+				Error(c, http.StatusUnsupportedMediaType, "unsupported_media_type",
+					"request bodies are not decompressed: send the body without Content-Encoding, got "+strconv.Quote(enc))
+				return false
+			}
+		}
+	}
 	return true
+}
+
+// charset returns the lower-cased charset parameter of a Content-Type, or "".
+func charset(ct string) string {
+	if ct == "" {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(params["charset"]))
 }
 
 // BodyReadError answers a failure to read the request body: 413 beyond the
@@ -120,6 +152,11 @@ func kindName(k string) string {
 func CheckJSONObject(data []byte) (field string, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return "", errors.New("the body is empty; expected a JSON object")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently replace the bad bytes with U+FFFD
+		// and store something the client never sent.
+		return "", errors.New("the body is not valid UTF-8")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

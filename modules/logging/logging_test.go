@@ -124,3 +124,21 @@ func TestFxEventsAreQuietAtInfoButErrorsShow(t *testing.T) {
 		t.Errorf("an Fx error must show at info: %q", buf.String())
 	}
 }
+
+// Only the documented levels are accepted: zap's parser also takes "" and
+// dpanic, panic and fatal, which would hide every ERROR event.
+func TestOnlyDocumentedLevels(t *testing.T) {
+	for _, l := range []string{"", "fatal", "panic", "dpanic", "FATAL", "trace", " info"} {
+		c := logging.Config{Level: l, Format: "json"}
+		var fe *config.FieldError
+		if err := c.Validate(config.Development); !errors.As(err, &fe) || fe.Key != "level" {
+			t.Errorf("level %q: %v", l, err)
+		}
+	}
+	for _, l := range []string{"debug", "info", "warn", "error", "DEBUG", "Info", "WARNING"} {
+		c := logging.Config{Level: l, Format: "json"}
+		if err := c.Validate(config.Development); err != nil {
+			t.Errorf("level %q refused: %v", l, err)
+		}
+	}
+}

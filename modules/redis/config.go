@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -135,6 +136,9 @@ func (c *Config) Validate(env config.Environment) error {
 			bad("url", "%v", err)
 		}
 	}
+	if c.URL == "" && c.Mode == ModeStandalone && (strings.TrimSpace(c.Host) == "" || strings.ContainsAny(c.Host, " \t\r\n,/")) {
+		bad("host", "must be a host name or IP address, got %q", c.Host)
+	}
 	if c.Port < 1 || c.Port > 65535 {
 		bad("port", "must be between 1 and 65535, got %d", c.Port)
 	}
@@ -143,8 +147,8 @@ func (c *Config) Validate(env config.Environment) error {
 			bad(key, "must not be negative, got %d", db)
 		}
 	}
-	if c.MaxConnections < 1 {
-		bad("max_connections", "must be at least 1, got %d", c.MaxConnections)
+	if c.MaxConnections < 1 || c.MaxConnections > MaxConnectionsLimit {
+		bad("max_connections", "must be between 1 and %d, got %d", MaxConnectionsLimit, c.MaxConnections)
 	}
 	if c.MinIdleConnections < 0 || c.MinIdleConnections > c.MaxConnections {
 		bad("min_idle_connections", "must be between 0 and max_connections (%d), got %d", c.MaxConnections, c.MinIdleConnections)
@@ -178,8 +182,8 @@ func (c *Config) Validate(env config.Environment) error {
 		bad("mode", "must be standalone, sentinel or cluster, got %q", c.Mode)
 	}
 	for _, a := range c.Addrs {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			bad("addrs", "%q is not host:port", a)
+		if !validHostPort(a) {
+			bad("addrs", "%q is not host:port with a port between 1 and 65535", a)
 		}
 	}
 	if c.TLS.CertFile != "" && c.TLS.KeyFile == "" || c.TLS.CertFile == "" && c.TLS.KeyFile != "" {
@@ -196,8 +200,16 @@ func (c *Config) Validate(env config.Environment) error {
 	for key, problem := range c.TLS.check() {
 		bad(key, "%s", problem)
 	}
-	if c.KeyPrefix == "" {
+	switch {
+	case c.KeyPrefix == "":
 		bad("key_prefix", "must not be empty: every key is namespaced")
+	case strings.ContainsAny(c.KeyPrefix, "{}"):
+		// A brace in the prefix changes which part of a key Redis Cluster
+		// hashes ("{}" makes it the whole key), scattering the keys one
+		// script touches over several slots (CROSSSLOT).
+		bad("key_prefix", "must not contain { or }: they would change the keys' hash tags, got %q", c.KeyPrefix)
+	case strings.IndexFunc(c.KeyPrefix, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0:
+		bad("key_prefix", "must not contain control characters, got %q", c.KeyPrefix)
 	}
 	if env.IsProduction() {
 		if c.EmbeddedFallback {
@@ -209,10 +221,29 @@ func (c *Config) Validate(env config.Environment) error {
 		if c.TLS.InsecureSkipVerify {
 			bad("tls.insecure_skip_verify", "must be false in production")
 		}
+		if opt, err := c.parseURL(); c.URL != "" && err == nil && opt.TLSConfig != nil && opt.TLSConfig.InsecureSkipVerify {
+			bad("url", "skip_verify must not be set in production: it disables the server certificate check")
+		}
 	}
 	// Stable order for stable messages.
 	sortProblems(errs)
 	return errors.Join(errs...)
+}
+
+// MaxConnectionsLimit is the largest redis.max_connections accepted: far above
+// any real pool, far below what the client library refuses (it panics beyond
+// 2^31-1).
+const MaxConnectionsLimit = 100000
+
+// validHostPort reports whether a is host:port with a non-blank host (or none,
+// meaning this machine) and a numeric port between 1 and 65535.
+func validHostPort(a string) bool {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || strings.ContainsAny(host, " \t\r\n,/") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func isLocalHost(h string) bool {
@@ -244,7 +275,11 @@ func (c *Config) Addr() string {
 func (t TLSConfig) check() map[string]string {
 	problems := map[string]string{}
 	if t.CAFile != "" {
-		if pem, err := os.ReadFile(t.CAFile); err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		pem, err := os.ReadFile(t.CAFile)
+		switch {
+		case err != nil && !errors.Is(err, os.ErrNotExist): // a directory, say
+			problems["tls.ca_file"] = fmt.Sprintf("cannot read %s: %v", t.CAFile, errors.Unwrap(err))
+		case err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem):
 			problems["tls.ca_file"] = fmt.Sprintf("%s holds no PEM certificate", t.CAFile)
 		}
 	}
@@ -264,7 +299,7 @@ func (t TLSConfig) check() map[string]string {
 // health_interval is), at most the time a command may take to connect and
 // answer.
 func (c *Config) probeTimeout() time.Duration {
-	return min(max(c.HealthInterval, time.Second), c.SocketTimeout+c.SocketConnectTimeout)
+	return min(max(c.HealthInterval, time.Second), addDurations(c.SocketTimeout, c.SocketConnectTimeout))
 }
 
 // LossDetectionBound is the longest it takes the manager to notice that a
@@ -272,5 +307,15 @@ func (c *Config) probeTimeout() time.Duration {
 // probe's own time bound (a probe of a vanished server fails at once when the
 // connection is refused, and takes up to the bound when packets are dropped).
 func (c *Config) LossDetectionBound() time.Duration {
-	return c.HealthInterval + c.probeTimeout()
+	return addDurations(c.HealthInterval, c.probeTimeout())
+}
+
+// addDurations adds two positive durations, saturating at the largest one: a
+// sum of huge settings must not wrap to a negative timeout, which would fail
+// every probe and command at once.
+func addDurations(a, b time.Duration) time.Duration {
+	if a > 0 && b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -13,12 +13,20 @@
 // A Redis that answers but refuses the configuration — wrong password (WRONGPASS,
 // NOAUTH), an unknown or disabled ACL user, a user without a permission redifx
 // needs (NOPERM), a database that does not exist, a server certificate that does
-// not verify, a client certificate the server demands — is a *ConfigError naming
+// not verify, a client certificate the server demands, TLS on against a port
+// that speaks plain RESP or off against one that speaks TLS, a wrong
+// sentinel_password — is a *ConfigError naming
 // the setting to fix. Start fails with it in every environment: it is never a
 // reason to fall back to the embedded server or to start degraded. After a
 // successful start (a password rotated on the server, say) the manager degrades
 // with reason "refused" (Manager.Err's condition CondRefused, the health check's
-// "reason" and "setting", log event redis.refused) rather than "unreachable".
+// "reason" and "setting", log event redis.refused) rather than "unreachable";
+// a single command refused with NOAUTH, WRONGPASS or NOPERM is the same
+// condition (Condition returns CondRefused), so HTTP adapters answer 503.
+//
+// The health check stays healthy while Redis answers PING and reads but
+// refuses writes (over maxmemory with noeviction, or a read-only replica), and
+// says so: reason OOM or READONLY, read_only true, a message naming it.
 //
 // Logical databases: besides the default client there are "cache", "session" and
 // "pubsub" clients on cache_db, session_db and pubsub_db. In cluster mode, which

@@ -37,6 +37,12 @@ var serverConditions = []struct{ prefix, cond string }{
 	{"CLUSTERDOWN", CondClusterDown},
 	{"TRYAGAIN", CondTryAgain},
 	{"NOREPLICAS", CondNoReplicas},
+	// A command refused for the connection's credentials or the ACL user's
+	// permissions (a password rotated while running, a user disabled): the
+	// deployment's settings, never the caller's fault, and never a bug.
+	{"NOAUTH", CondRefused},
+	{"WRONGPASS", CondRefused},
+	{"NOPERM", CondRefused},
 	{"ERR max number of clients", CondMaxClients},
 	{"max number of clients", CondMaxClients},
 }
@@ -139,6 +145,12 @@ func Describe(err error) string {
 	cond, _ := Condition(err)
 	switch cond {
 	case CondUnreachable:
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			// Connected or not, nothing came back in time: say so rather
+			// than claim that Redis cannot be reached.
+			return "Redis did not answer in time (too slow or unreachable)"
+		}
 		return "Redis is unreachable"
 	case CondOOM:
 		return "Redis is out of memory (OOM): writes are refused until memory is freed"

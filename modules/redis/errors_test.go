@@ -3,8 +3,11 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
@@ -103,5 +106,52 @@ func TestDescribeNamesEveryCondition(t *testing.T) {
 		if d := redis.Describe(&redis.UnavailableError{Condition: c, Err: errors.New("x")}); d == "Redis is unavailable" {
 			t.Errorf("%s has no sentence of its own", c)
 		}
+	}
+}
+
+// A Redis that accepts connections but answers nothing within the socket
+// timeout is "unreachable" as a condition (503, Retry-After), and the message
+// says that it did not answer in time rather than that it cannot be reached.
+func TestSlowRedisIsDescribedAsNotAnsweringInTime(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept() // accept, read nothing, answer nothing
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		_ = ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+	}()
+	rdb := goredis.NewClient(&goredis.Options{Addr: ln.Addr().String(), ReadTimeout: 200 * time.Millisecond, MaxRetries: -1, Protocol: 2})
+	defer rdb.Close()
+	err = rdb.Get(context.Background(), "k").Err()
+	if c, ok := redis.Condition(err); !ok || c != redis.CondUnreachable || !errors.Is(redis.Classify(err), redis.ErrUnavailable) {
+		t.Fatalf("condition %q %v (%v)", c, ok, err)
+	}
+	if d := redis.Describe(redis.Classify(err)); !strings.Contains(d, "did not answer in time") {
+		t.Errorf("Describe: %q (%v)", d, err)
+	}
+	if d := redis.Describe(context.DeadlineExceeded); !strings.Contains(d, "did not answer in time") {
+		t.Errorf("Describe(deadline): %q", d)
 	}
 }

@@ -37,9 +37,13 @@ type Health struct {
 	// Reason is why Redis cannot be used, when it cannot: "unreachable", a
 	// server condition such as "LOADING", or "refused" when Redis answers but
 	// refuses the configured credentials or certificate (Setting names what
-	// to fix).
+	// to fix); or why it refuses writes while reads work ("OOM", "READONLY",
+	// with ReadOnly set).
 	Reason  string `json:"reason,omitempty"`
 	Setting string `json:"setting,omitempty"`
+	// ReadOnly is true while Redis answers but refuses every write (Reason
+	// OOM or READONLY); Status stays healthy, since reads still work.
+	ReadOnly bool `json:"read_only,omitempty"`
 	// LatencyMS is the round trip of one PING in milliseconds.
 	LatencyMS float64 `json:"latency_ms"`
 	// Pool sums the pool statistics of every client.
@@ -121,14 +125,40 @@ func (m *Manager) HealthCheck(ctx context.Context) Health {
 	if h.Embedded {
 		h.Message = "embedded in-memory Redis fallback (data is not persisted)"
 	}
-	if info, err := m.Client().Info(ctx, "server", "clients", "memory").Result(); err == nil {
+	if info, err := m.Client().Info(ctx, "server", "clients", "memory", "replication").Result(); err == nil {
 		fields := parseInfo(info)
 		h.RedisVersion = fields["redis_version"]
 		h.UsedMemoryHuman = fields["used_memory_human"]
 		h.ConnectedClients = intField(fields, "connected_clients")
 		h.UptimeInSeconds = intField(fields, "uptime_in_seconds")
+		if cond := refusesWrites(fields, m.cfg.Mode); cond != "" && !h.Embedded {
+			// PING and reads answer, but every write fails. The status stays
+			// healthy so that readiness keeps the replicas in the load
+			// balancer (reads and streams work, and writes answer 503 naming
+			// the condition, which "no replica could answer" would hide), but
+			// the check says so: reason, message and read_only.
+			h.Reason, h.ReadOnly = cond, true
+			h.Message = "Redis at " + m.cfg.Addr() + " answers but refuses writes: " +
+				Describe(&UnavailableError{Condition: cond, Err: errors.New(cond)})
+		}
 	}
 	return h
+}
+
+// refusesWrites returns the condition under which a server that answers PING
+// refuses every write, from its INFO fields: OOM when it is over maxmemory
+// with the noeviction policy, READONLY when a standalone client is connected
+// to a read-only replica (Sentinel follows the master and Cluster routes
+// writes to masters, so only standalone mode can end up there).
+func refusesWrites(fields map[string]string, mode string) string {
+	maxMem, used := intField(fields, "maxmemory"), intField(fields, "used_memory")
+	if maxMem != nil && used != nil && *maxMem > 0 && *used > *maxMem && fields["maxmemory_policy"] == "noeviction" {
+		return CondOOM
+	}
+	if mode == ModeStandalone && fields["role"] == "slave" && fields["slave_read_only"] != "0" {
+		return CondReadOnly
+	}
+	return ""
 }
 
 func (m *Manager) downStatus() health.Status {
@@ -187,6 +217,9 @@ func (h Health) details() map[string]any {
 	}
 	if h.Setting != "" {
 		d["setting"] = h.Setting
+	}
+	if h.ReadOnly {
+		d["read_only"] = true
 	}
 	if h.RedisVersion != "" {
 		d["redis_version"] = h.RedisVersion

@@ -73,6 +73,7 @@ type Manager struct {
 
 	dialer   *net.Dialer
 	tls      *tls.Config
+	addr     string // standalone: the address dialled (for the TLS-mismatch diagnosis)
 	embedded atomic.Pointer[miniredis.Miniredis]
 	// embeddedAddr is read by dial; kept apart because a closed miniredis
 	// has no address and dials may still be queued at Stop.
@@ -130,6 +131,7 @@ func NewManager(cfg Config, log *zap.Logger) (*Manager, error) {
 			dbs[ClientDefault] = opts.standalone.DB // the URL's database wins
 		}
 		m.tls = opts.standalone.TLSConfig
+		m.addr = opts.standalone.Addr
 		for _, name := range ClientNames {
 			o := *opts.standalone
 			o.DB = dbs[name]
@@ -220,6 +222,12 @@ func (m *Manager) Err() error {
 // degraded.
 func (m *Manager) Start(ctx context.Context) error {
 	err := m.connect(ctx)
+	var reply goredis.Error
+	if err != nil && !errors.As(err, &reply) { // no answer in RESP: is it the wrong protocol?
+		if ce := m.tlsMismatch(ctx); ce != nil {
+			err = ce
+		}
+	}
 	var ce *ConfigError
 	if errors.As(err, &ce) {
 		m.setErr(err)
@@ -286,7 +294,7 @@ func (m *Manager) connect(ctx context.Context) error {
 }
 
 func (m *Manager) attemptTimeout(deadline time.Time) time.Duration {
-	t := m.cfg.SocketConnectTimeout + m.cfg.SocketTimeout
+	t := addDurations(m.cfg.SocketConnectTimeout, m.cfg.SocketTimeout)
 	if left := time.Until(deadline); left > 100*time.Millisecond && left < t {
 		t = left
 	}

@@ -21,16 +21,42 @@ func (c *Config) parseURL() (*goredis.Options, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		var esc url.EscapeError
+		if errors.As(err, &esc) {
+			// The bad escape may sit in the password: do not quote it.
+			return nil, errors.New("not a valid URL: a %-escape is not two hexadecimal digits (write a literal % as %25)")
+		}
 		return nil, fmt.Errorf("not a valid URL: %v", err)
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		return nil, fmt.Errorf("scheme must be redis:// or rediss://, got %q", u.Scheme)
 	}
+	for _, o := range overriddenURLOptions {
+		if u.Query().Has(o.option) {
+			return nil, fmt.Errorf("the option %s is set by %s, not in the URL", o.option, o.key)
+		}
+	}
 	opt, err := goredis.ParseURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid Redis URL: %s", scrubURLError(err.Error(), u))
 	}
+	if opt.DB < 0 {
+		return nil, fmt.Errorf("the database number must not be negative, got %d", opt.DB)
+	}
+	if !validHostPort(opt.Addr) {
+		return nil, fmt.Errorf("%q is not host:port with a port between 1 and 65535", opt.Addr)
+	}
 	return opt, nil
+}
+
+// overriddenURLOptions are the URL query options that redifx sets from its
+// own keys: in the URL they would be silently replaced, so they are refused.
+var overriddenURLOptions = []struct{ option, key string }{
+	{"pool_size", "redis.max_connections"},
+	{"min_idle_conns", "redis.min_idle_connections"},
+	{"dial_timeout", "redis.socket_connect_timeout"},
+	{"read_timeout", "redis.socket_timeout"},
+	{"write_timeout", "redis.socket_timeout"},
 }
 
 // scrubURLError removes the URL's password from a message, in case a library

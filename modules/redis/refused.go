@@ -1,10 +1,13 @@
 package redis
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -59,6 +62,11 @@ func (c *Config) refused(err error, client string) *ConfigError {
 		return s
 	}
 	msg := err.Error()
+	if c.Mode == ModeSentinel && strings.Contains(msg, "sentinels") {
+		// go-redis reports a sentinel's own refusal as "all sentinels …
+		// are unreachable: NOAUTH …": the sentinels' password is wrong.
+		creds = "redis.sentinel_password"
+	}
 	switch {
 	case goredis.IsAuthError(err) || goredis.HasErrorPrefix(err, "WRONGPASS") || strings.Contains(msg, "WRONGPASS"):
 		return &ConfigError{Setting: creds, Problem: "Redis refused the credentials (wrong password, or unknown or disabled user)", Err: err}
@@ -129,4 +137,57 @@ func dbSetting(client string) string {
 		return "redis.pubsub_db"
 	}
 	return "redis.db"
+}
+
+// tlsMismatch tells, after a standalone start-up attempt failed without an
+// answer that explains it, whether the server speaks the other protocol on
+// this port: plain RESP while TLS is on (a TLS handshake then just waits for
+// a reply Redis never sends), or TLS while it is off (Redis drops the plain
+// connection). Either is a configuration error, never "unreachable", so it
+// must not lead to the embedded fallback or a degraded start.
+func (m *Manager) tlsMismatch(ctx context.Context) *ConfigError {
+	if m.cfg.Mode != ModeStandalone || m.addr == "" || m.embeddedAddr.Load() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(m.cfg.SocketConnectTimeout, time.Second))
+	defer cancel()
+	conn, err := m.dialer.DialContext(ctx, "tcp", m.addr)
+	if err != nil {
+		return nil // nothing listens, or the network is down: unreachable indeed
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if m.tls != nil {
+		// Does the port answer a plain PING?
+		if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+			return nil
+		}
+		buf := make([]byte, 1)
+		if _, err := io.ReadFull(conn, buf); err != nil || (buf[0] != '+' && buf[0] != '-') {
+			return nil
+		}
+		setting := "redis.tls.enabled"
+		if m.cfg.URL != "" {
+			setting = "redis.url (rediss://)"
+		}
+		return &ConfigError{Setting: setting, Problem: "TLS is on but the Redis server does not speak TLS on this port",
+			Err: errors.New("the server answered a plain-text PING")}
+	}
+	// TLS off: does the port complete a TLS handshake? Only the handshake is
+	// tried (no certificate check: nothing is sent over it).
+	tc := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}) //nolint:gosec // detection only, no data sent
+	if err := tc.HandshakeContext(ctx); err != nil {
+		var alert tls.AlertError
+		if !errors.As(err, &alert) && !strings.Contains(err.Error(), "remote error: tls:") {
+			return nil
+		}
+	}
+	setting := "redis.tls.enabled"
+	if m.cfg.URL != "" {
+		setting = "redis.url (redis:// where rediss:// is needed)"
+	}
+	return &ConfigError{Setting: setting, Problem: "the Redis server speaks TLS on this port but TLS is off",
+		Err: errors.New("the server completed a TLS handshake")}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/redifx/redifx/modules/config"
 	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // environments are the start-up policies a refused configuration must fail
@@ -260,4 +261,109 @@ func TestUnknownSentinelMasterNameFailsStart(t *testing.T) {
 	cfg := refusedConfig(s.Master)
 	cfg.Mode, cfg.Addrs, cfg.MasterName = redis.ModeSentinel, s.Addrs(), "no-such-master"
 	startRefused(t, cfg, "redis.master_name")
+}
+
+// A command that Redis refuses for the credentials or the ACL (a password
+// rotated while running, a permission withdrawn) is a condition, answered 503
+// by the HTTP adapters, not a logic error answered 500.
+func TestRefusedCommandsAreConditions(t *testing.T) {
+	redistest.RequireReal(t)
+	srv := redistest.Start(t, redistest.WithPassword("pw"))
+	ctx := context.Background()
+	noAuth := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	defer noAuth.Close()
+	wrong := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Password: "wrong", MaxRetries: -1})
+	defer wrong.Close()
+	admin := srv.Client(t)
+	if err := admin.Do(ctx, "ACL", "SETUSER", "reader", "on", ">rpw", "~*", "+get").Err(); err != nil {
+		t.Fatal(err)
+	}
+	reader := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Username: "reader", Password: "rpw", MaxRetries: -1})
+	defer reader.Close()
+	for name, err := range map[string]error{
+		"NOAUTH":             noAuth.Get(ctx, "k").Err(),
+		"WRONGPASS":          wrong.Get(ctx, "k").Err(),
+		"NOPERM":             reader.Set(ctx, "k", "v", 0).Err(),
+		"NOPERM in a script": reader.Eval(ctx, "return 1", nil).Err(),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		cond, ok := redis.Condition(err)
+		if !ok || cond != redis.CondRefused || !errors.Is(redis.Classify(err), redis.ErrUnavailable) {
+			t.Errorf("%s (%v): condition %q %v", name, err, cond, ok)
+		}
+		if d := redis.Describe(err); !strings.Contains(d, "refuses") || strings.Contains(d, "pw") {
+			t.Errorf("%s: %q", name, d)
+		}
+	}
+}
+
+// TLS on against a plain-text port (a TLS handshake there waits for an answer
+// Redis never sends), and TLS off against a TLS port (Redis drops the plain
+// connection), looked "unreachable" and fell back to the embedded server in
+// development: they are configuration errors naming the setting.
+func TestTLSModeMismatchFailsStart(t *testing.T) {
+	redistest.RequireReal(t)
+	t.Run("TLS on, plain server", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.WithPassword("Sec-Pw"))
+		cfg := mismatchConfig(srv)
+		cfg.Password = "Sec-Pw"
+		cfg.TLS.Enabled, cfg.TLS.InsecureSkipVerify = true, true
+		startRefused(t, cfg, "redis.tls.enabled", "Sec-Pw")
+		cfg = mismatchConfig(srv)
+		cfg.URL = "rediss://:Sec-Pw@" + srv.Addr() + "/0"
+		startRefused(t, cfg, "redis.url (rediss://)", "Sec-Pw")
+	})
+	t.Run("TLS off, TLS server", func(t *testing.T) {
+		srv, _ := tlsServer(t, false)
+		startRefused(t, mismatchConfig(srv), "redis.tls.enabled")
+		cfg := mismatchConfig(srv)
+		cfg.URL = "redis://" + srv.Addr() + "/0"
+		startRefused(t, cfg, "redis.url (redis:// where rediss:// is needed)")
+	})
+	t.Run("TLS off, TLS server demanding a client certificate", func(t *testing.T) {
+		srv, _ := tlsServer(t, true)
+		startRefused(t, mismatchConfig(srv), "redis.tls.enabled")
+	})
+}
+
+// mismatchConfig is refusedConfig with a short start-up wait: a mismatch is
+// only diagnosed once the attempts have failed.
+func mismatchConfig(srv *redistest.Server) redis.Config {
+	c := refusedConfig(srv)
+	c.StartupWait = 300 * time.Millisecond
+	return c
+}
+
+// The sentinels' own password (redis.sentinel_password), missing or wrong,
+// was reported as redis.password, sending the operator to the wrong setting.
+func TestWrongSentinelPasswordNamesIt(t *testing.T) {
+	redistest.RequireReal(t)
+	s := redistest.StartSentinel(t, "mymaster")
+	ctx := context.Background()
+	for _, addr := range s.Addrs() {
+		c := goredis.NewClient(&goredis.Options{Addr: addr})
+		if err := c.Do(ctx, "ACL", "SETUSER", "default", "resetpass", ">sentinel-pw").Err(); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+		t.Cleanup(func() { // before redistest stops the sentinels
+			c := goredis.NewClient(&goredis.Options{Addr: addr, Password: "sentinel-pw"})
+			_ = c.Do(ctx, "ACL", "SETUSER", "default", "nopass").Err()
+			_ = c.Close()
+		})
+	}
+	for _, pw := range []string{"", "wrong-sentinel-pw"} {
+		cfg := refusedConfig(s.Master)
+		cfg.Mode, cfg.Addrs, cfg.MasterName, cfg.SentinelPassword = redis.ModeSentinel, s.Addrs(), "mymaster", pw
+		startRefused(t, cfg, "redis.sentinel_password", "sentinel-pw")
+	}
+	cfg := refusedConfig(s.Master)
+	cfg.Mode, cfg.Addrs, cfg.MasterName, cfg.SentinelPassword = redis.ModeSentinel, s.Addrs(), "mymaster", "sentinel-pw"
+	m, _ := newManager(t, cfg)
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("the right sentinel password: %v", err)
+	}
 }
