@@ -39,6 +39,10 @@ type Config struct {
 // development only) and 30s leeway.
 func DefaultConfig() Config { return Config{Leeway: 30 * time.Second} }
 
+// MaxLeeway bounds auth.leeway: a leeway is a tolerance for clock skew, and a
+// larger one would accept expired tokens for that long.
+const MaxLeeway = 10 * time.Minute
+
 // HasKey reports whether any verification key is configured.
 func (c *Config) HasKey() bool { return c.JWTSecret != "" || c.PublicKeyFile != "" || c.JWKSFile != "" }
 
@@ -53,8 +57,8 @@ func (c *Config) Validate(env config.Environment) error {
 			errs = append(errs, config.Problem(key, fmt.Sprintf("cannot read %s: %v", f, errors.Unwrap(err))))
 		}
 	}
-	if c.Leeway < 0 {
-		errs = append(errs, config.Problem("leeway", fmt.Sprintf("must not be negative, got %s", c.Leeway)))
+	if c.Leeway < 0 || c.Leeway > MaxLeeway {
+		errs = append(errs, config.Problem("leeway", fmt.Sprintf("must be between 0 and %s (a tolerance for clock skew, not a longer token life), got %s", MaxLeeway, c.Leeway)))
 	}
 	if !c.HasKey() && env != config.Development {
 		errs = append(errs, config.Problem("jwt_secret", "a verification key is required outside development: set auth.jwt_secret, auth.public_key_file or auth.jwks_file"))

@@ -101,6 +101,19 @@ type Setting struct {
 	Value time.Duration
 }
 
+// AtMost returns a problem for each setting above max, in the order given: a
+// duration with no use beyond max (a timeout of years) is a typing mistake,
+// and huge ones overflow the arithmetic they go into.
+func AtMost(max time.Duration, settings ...Setting) []error {
+	var errs []error
+	for _, s := range settings {
+		if s.Value > max {
+			errs = append(errs, Problem(s.Key, fmt.Sprintf("must be at most %s, got %s", max, s.Value)))
+		}
+	}
+	return errs
+}
+
 // Positive returns a problem for each setting that is not positive, in the
 // order given (so messages are stable).
 func Positive(settings ...Setting) []error {

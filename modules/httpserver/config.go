@@ -64,7 +64,7 @@ func (c *Config) EnvironmentDefaults(env config.Environment) map[string]any {
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
-	if !validListenAddr(c.Addr) {
+	if !ValidListenAddr(c.Addr) {
 		errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port with a port between 0 and 65535, got %q", c.Addr)))
 	}
 	errs = append(errs, config.Positive(
@@ -77,6 +77,16 @@ func (c *Config) Validate(config.Environment) error {
 	if c.DrainDelay < 0 {
 		errs = append(errs, config.Problem("drain_delay", fmt.Sprintf("must not be negative, got %s", c.DrainDelay)))
 	}
+	errs = append(errs, config.AtMost(24*time.Hour,
+		config.Setting{Key: "read_header_timeout", Value: c.ReadHeaderTimeout},
+		config.Setting{Key: "read_timeout", Value: c.ReadTimeout},
+		config.Setting{Key: "idle_timeout", Value: c.IdleTimeout},
+	)...)
+	errs = append(errs, config.AtMost(time.Hour,
+		config.Setting{Key: "shutdown_timeout", Value: c.ShutdownTimeout},
+		config.Setting{Key: "drain_delay", Value: c.DrainDelay},
+		config.Setting{Key: "health_check_timeout", Value: c.HealthCheckTimeout},
+	)...)
 	for _, p := range c.TrustedProxies {
 		if net.ParseIP(p) == nil {
 			if _, _, err := net.ParseCIDR(p); err != nil {
@@ -94,9 +104,9 @@ func (c *Config) Validate(config.Environment) error {
 // bodies are read into memory, so a limit near 2^63 would be none at all.
 const MaxBodyBytesLimit = 1 << 30
 
-// validListenAddr reports whether a is [host]:port with a numeric port (0 picks
-// a free one) and a host without blanks.
-func validListenAddr(a string) bool {
+// ValidListenAddr reports whether a is [host]:port with a numeric port (0 picks
+// a free one) and a host without blanks: an address net.Listen can take.
+func ValidListenAddr(a string) bool {
 	host, port, err := net.SplitHostPort(a)
 	if err != nil || strings.ContainsAny(host, " \t\r\n,/") {
 		return false

@@ -59,6 +59,12 @@ func DefaultConfig() Config {
 	}
 }
 
+// Upper bounds of the per-tenant limits.
+const (
+	maxPendingLimit   = 100_000_000
+	maxSchedulesLimit = 100_000
+)
+
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
@@ -83,11 +89,32 @@ func (c *Config) Validate(config.Environment) error {
 	if c.ShutdownGrace < 0 {
 		bad("shutdown_grace", "must not be negative, got %s", c.ShutdownGrace)
 	}
-	if c.MaxPendingPerTenant < 1 {
-		bad("max_pending_per_tenant", "must be at least 1, got %d", c.MaxPendingPerTenant)
+	if c.MaxPendingPerTenant < 1 || c.MaxPendingPerTenant > maxPendingLimit {
+		bad("max_pending_per_tenant", "must be between 1 and %d, got %d", maxPendingLimit, c.MaxPendingPerTenant)
 	}
-	if c.MaxSchedulesPerTenant < 1 {
-		bad("max_schedules_per_tenant", "must be at least 1, got %d", c.MaxSchedulesPerTenant)
+	if c.MaxSchedulesPerTenant < 1 || c.MaxSchedulesPerTenant > maxSchedulesLimit {
+		bad("max_schedules_per_tenant", "must be between 1 and %d, got %d", maxSchedulesLimit, c.MaxSchedulesPerTenant)
+	}
+	// Durations go into millisecond arithmetic in Redis (exact only below
+	// 2^53) and into the process's stop budget: bound them where a larger
+	// value has no use.
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+		max time.Duration
+	}{
+		{"lease", c.Lease, 24 * time.Hour},
+		{"sweep_interval", c.SweepInterval, time.Hour},
+		{"shutdown_grace", c.ShutdownGrace, time.Hour},
+		{"retention", c.Retention, 10 * 365 * 24 * time.Hour},
+		{"retry_base_delay", c.RetryBaseDelay, 30 * 24 * time.Hour},
+		{"retry_max_delay", c.RetryMaxDelay, 30 * 24 * time.Hour},
+		{"progress_interval", c.ProgressInterval, time.Hour},
+		{"scheduler_interval", c.SchedulerInterval, time.Hour},
+	} {
+		if d.v > d.max {
+			bad(d.key, "must be at most %s, got %s", d.max, d.v)
+		}
 	}
 	return errors.Join(errs...)
 }

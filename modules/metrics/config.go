@@ -3,10 +3,10 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/redifx/redifx/modules/config"
+	"github.com/redifx/redifx/modules/httpserver"
 )
 
 // Config is the "metrics" section.
@@ -36,14 +36,19 @@ func DefaultConfig() Config {
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
 	if c.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-			errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)))
+		if !httpserver.ValidListenAddr(c.Addr) {
+			errs = append(errs, config.Problem("addr", fmt.Sprintf("must be host:port or :port with a port between 0 and 65535, got %q", c.Addr)))
 		}
 	}
 	if c.LocalCacheTTL < 0 || c.LocalCacheTTL > c.CacheTTL {
 		errs = append(errs, config.Problem("local_cache_ttl", fmt.Sprintf("must be between 0 and cache_ttl (%s), got %s", c.CacheTTL, c.LocalCacheTTL)))
 	}
 	errs = append(errs, config.Positive(
+		config.Setting{Key: "cache_ttl", Value: c.CacheTTL},
+		config.Setting{Key: "lock_ttl", Value: c.LockTTL},
+		config.Setting{Key: "source_timeout", Value: c.SourceTimeout},
+	)...)
+	errs = append(errs, config.AtMost(24*time.Hour,
 		config.Setting{Key: "cache_ttl", Value: c.CacheTTL},
 		config.Setting{Key: "lock_ttl", Value: c.LockTTL},
 		config.Setting{Key: "source_timeout", Value: c.SourceTimeout},

@@ -74,14 +74,25 @@ func DefaultConfig() Config {
 	}
 }
 
+// Upper bounds of the settings: each value is used as a size (a channel's
+// buffer, a stream's length) or in millisecond arithmetic in Redis, and larger
+// ones fail at run time (a panic, an overflow) instead of at start.
+const (
+	maxHistorySize  = 1_000_000
+	maxClientBuffer = 100_000
+	maxClients      = 10_000_000
+	maxDuration     = 10 * 365 * 24 * time.Hour
+	maxHistoryBytes = 1 << 40 // 1 TiB: byte counts stay exact in Lua's doubles
+)
+
 // Validate checks every field.
 func (c *Config) Validate(config.Environment) error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, config.Problem(key, fmt.Sprintf(format, args...)))
 	}
-	if c.HistorySize < 1 {
-		bad("history_size", "must be at least 1, got %d", c.HistorySize)
+	if c.HistorySize < 1 || c.HistorySize > maxHistorySize {
+		bad("history_size", "must be between 1 and %d, got %d", maxHistorySize, c.HistorySize)
 	}
 	errs = append(errs, config.Positive(
 		config.Setting{Key: "history_ttl", Value: c.HistoryTTL},
@@ -95,15 +106,24 @@ func (c *Config) Validate(config.Environment) error {
 	if c.HistoryMaxBytes < int64(c.MaxEventBytes)+eventOverhead {
 		bad("history_max_bytes", "must be at least max_event_bytes + %d (%d), got %d", eventOverhead, int64(c.MaxEventBytes)+eventOverhead, c.HistoryMaxBytes)
 	}
-	if c.ClientBuffer < 1 {
-		bad("client_buffer", "must be at least 1, got %d", c.ClientBuffer)
+	if c.ClientBuffer < 1 || c.ClientBuffer > maxClientBuffer {
+		bad("client_buffer", "must be between 1 and %d, got %d", maxClientBuffer, c.ClientBuffer)
 	}
 	if c.MaxRedisReads < 1 || c.MaxRedisReads > 64 {
 		bad("max_redis_reads", "must be between 1 and 64, got %d", c.MaxRedisReads)
 	}
-	if c.MaxClients < 1 {
-		bad("max_clients", "must be at least 1, got %d", c.MaxClients)
+	if c.MaxClients < 1 || c.MaxClients > maxClients {
+		bad("max_clients", "must be between 1 and %d, got %d", maxClients, c.MaxClients)
 	}
+	if c.HistoryMaxBytes > maxHistoryBytes {
+		bad("history_max_bytes", "must be at most %d, got %d", int64(maxHistoryBytes), c.HistoryMaxBytes)
+	}
+	errs = append(errs, config.AtMost(maxDuration,
+		config.Setting{Key: "history_ttl", Value: c.HistoryTTL},
+		config.Setting{Key: "heartbeat_interval", Value: c.HeartbeatInterval},
+		config.Setting{Key: "client_retry", Value: c.ClientRetry},
+		config.Setting{Key: "write_timeout", Value: c.WriteTimeout},
+	)...)
 	if c.MaxClientsPerTenant < 1 || c.MaxClientsPerTenant > c.MaxClients {
 		bad("max_clients_per_tenant", "must be between 1 and max_clients (%d), got %d", c.MaxClients, c.MaxClientsPerTenant)
 	}

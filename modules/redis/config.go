@@ -143,8 +143,8 @@ func (c *Config) Validate(env config.Environment) error {
 		bad("port", "must be between 1 and 65535, got %d", c.Port)
 	}
 	for key, db := range map[string]int{"db": c.DB, "cache_db": c.CacheDB, "session_db": c.SessionDB, "pubsub_db": c.PubSubDB} {
-		if db < 0 {
-			bad(key, "must not be negative, got %d", db)
+		if db < 0 || db > math.MaxInt32 {
+			bad(key, "must be between 0 and %d (Redis's largest database index), got %d", math.MaxInt32, db)
 		}
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > MaxConnectionsLimit {
@@ -162,6 +162,13 @@ func (c *Config) Validate(env config.Environment) error {
 	if c.StartupWait < 0 {
 		bad("startup_wait", "must not be negative, got %s", c.StartupWait)
 	}
+	errs = append(errs, config.AtMost(time.Hour,
+		config.Setting{Key: "socket_timeout", Value: c.SocketTimeout},
+		config.Setting{Key: "socket_connect_timeout", Value: c.SocketConnectTimeout},
+		config.Setting{Key: "health_interval", Value: c.HealthInterval},
+		config.Setting{Key: "reconnect_interval", Value: c.ReconnectInterval},
+		config.Setting{Key: "startup_wait", Value: c.StartupWait},
+	)...)
 	switch c.Mode {
 	case ModeStandalone:
 	case ModeSentinel:

@@ -126,6 +126,15 @@ func TestHugeTimeoutsDoNotWrapIntoFailingProbes(t *testing.T) {
 	srv := redistest.Start(t)
 	cfg := fastConfig(srv.Addr())
 	cfg.SocketTimeout, cfg.SocketConnectTimeout = math.MaxInt64/2+1, math.MaxInt64/2+1
+	if err := cfg.Validate(config.Development); err == nil ||
+		!strings.Contains(err.Error(), "socket_timeout") || !strings.Contains(err.Error(), "socket_connect_timeout") {
+		t.Errorf("timeouts of centuries: %v, want both refused by name", err)
+	}
+	if b := cfg.LossDetectionBound(); b <= 0 {
+		t.Errorf("loss detection bound %s of a configuration not validated", b)
+	}
+	// The largest accepted timeouts.
+	cfg.SocketTimeout, cfg.SocketConnectTimeout = time.Hour, time.Hour
 	if err := cfg.Validate(config.Development); err != nil {
 		t.Fatal(err)
 	}
