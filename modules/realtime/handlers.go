@@ -105,6 +105,10 @@ func (h *Handlers) publish(c *gin.Context) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			if tooBig.Limit < limit { // http.max_body_bytes is the smaller limit
+				httpserver.BodyReadError(c, err)
+				return
+			}
 			httpserver.Error(c, http.StatusRequestEntityTooLarge, "event_too_large",
 				"the request body is over "+strconv.FormatInt(limit, 10)+" bytes; realtime.max_event_bytes is "+strconv.Itoa(h.cfg.MaxEventBytes))
 			return

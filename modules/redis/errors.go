@@ -25,6 +25,7 @@ const (
 	CondTryAgain    = "TRYAGAIN"    // the cluster is moving the keys' slot
 	CondMaxClients  = "MAXCLIENTS"  // the server has reached maxclients
 	CondNoReplicas  = "NOREPLICAS"  // not enough replicas acknowledged a write
+	CondMisconf     = "MISCONF"     // the server cannot persist (a failed snapshot with stop-writes-on-bgsave-error)
 )
 
 // serverConditions maps the prefix of a Redis error reply to its condition.
@@ -37,6 +38,7 @@ var serverConditions = []struct{ prefix, cond string }{
 	{"CLUSTERDOWN", CondClusterDown},
 	{"TRYAGAIN", CondTryAgain},
 	{"NOREPLICAS", CondNoReplicas},
+	{"MISCONF", CondMisconf},
 	// A command refused for the connection's credentials or the ACL user's
 	// permissions (a password rotated while running, a user disabled): the
 	// deployment's settings, never the caller's fault, and never a bug.
@@ -170,6 +172,8 @@ func Describe(err error) string {
 		return "Redis has too many clients (max number of clients reached)"
 	case CondNoReplicas:
 		return "not enough Redis replicas acknowledged the write (NOREPLICAS)"
+	case CondMisconf:
+		return "Redis cannot save its data to disk and refuses writes (MISCONF)"
 	case CondRefused:
 		return "Redis refuses this service's credentials or settings (see /health/redis)"
 	}

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -96,7 +97,7 @@ func TestClassifyKeepsOthers(t *testing.T) {
 // Every condition has a sentence of its own, naming it, in a 503's message.
 func TestDescribeNamesEveryCondition(t *testing.T) {
 	for _, c := range []string{redis.CondOOM, redis.CondReadOnly, redis.CondLoading, redis.CondBusy, redis.CondMasterDown,
-		redis.CondClusterDown, redis.CondTryAgain, redis.CondNoReplicas} {
+		redis.CondClusterDown, redis.CondTryAgain, redis.CondNoReplicas, redis.CondMisconf} {
 		d := redis.Describe(&redis.UnavailableError{Condition: c, Err: errors.New("x")})
 		if !strings.Contains(d, c) {
 			t.Errorf("%s: %q does not name it", c, d)
@@ -153,5 +154,37 @@ func TestSlowRedisIsDescribedAsNotAnsweringInTime(t *testing.T) {
 	}
 	if d := redis.Describe(context.DeadlineExceeded); !strings.Contains(d, "did not answer in time") {
 		t.Errorf("Describe(deadline): %q", d)
+	}
+}
+
+// replyError is an error reply as go-redis reports one (it has RedisError).
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+// Conditions a test server cannot be put in cheaply are recognised from their
+// replies: a Redis that cannot persist (MISCONF) refuses writes until a save
+// succeeds, which is a passing condition (503), never a configuration error.
+func TestConditionFromReplies(t *testing.T) {
+	for reply, want := range map[string]string{
+		"MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.": redis.CondMisconf,
+		"LOADING Redis is loading the dataset in memory":                                                   redis.CondLoading,
+		"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.":         redis.CondBusy,
+		"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.":                 redis.CondMasterDown,
+		"CLUSTERDOWN The cluster is down":                                                                  redis.CondClusterDown,
+		"TRYAGAIN Multiple keys request during rehashing of slot":                                          redis.CondTryAgain,
+		"READONLY You can't write against a read only replica.":                                            redis.CondReadOnly,
+		"ERR max number of clients reached":                                                                redis.CondMaxClients,
+	} {
+		err := fmt.Errorf("wrapped: %w", replyError(reply))
+		if c, ok := redis.Condition(err); !ok || c != want {
+			t.Errorf("%q: %q %v, want %s", reply, c, ok, want)
+		}
+	}
+	for _, reply := range []string{"WRONGTYPE Operation against a key holding the wrong kind of value", "ERR increment or decrement would overflow", "NOSCRIPT No matching script"} {
+		if c, ok := redis.Condition(replyError(reply)); ok {
+			t.Errorf("%q is the command's own error, got condition %s", reply, c)
+		}
 	}
 }

@@ -29,11 +29,13 @@ func TestLossIsNoticedWithinTheDocumentedBound(t *testing.T) {
 		time.Sleep(time.Duration(i) * cfg.HealthInterval / 3)
 		srv.Kill()
 		killed := time.Now()
-		eventually(t, "degraded", bound+3*time.Second, func() bool { return m.State() == redis.StateDegraded })
+		eventually(t, "degraded", bound+5*time.Second, func() bool { return m.State() == redis.StateDegraded })
 		took := time.Since(killed)
 		t.Logf("loss noticed after %s (bound %s)", took, bound)
-		// Some slack for a loaded machine.
-		if took > bound+time.Second {
+		// Slack for a loaded machine (the race detector on two busy cores
+		// delays timers by hundreds of milliseconds); a probe bounded by
+		// socket_timeout (5s) instead would still fail.
+		if took > bound+2*time.Second {
 			t.Errorf("loss noticed after %s, the documented bound is %s", took, bound)
 		}
 		_ = m.Stop(context.Background())

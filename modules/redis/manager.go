@@ -204,7 +204,7 @@ func (m *Manager) Err() error {
 		case !ok:
 			cond = CondUnreachable
 		}
-		return &UnavailableError{Condition: cond, Err: fmt.Errorf("%s: %v", m.cfg.Addr(), *p)}
+		return &UnavailableError{Condition: cond, Err: fmt.Errorf("%s: %w", m.cfg.Addr(), *p)}
 	}
 	return &UnavailableError{Condition: CondUnreachable, Err: errors.New(s.String())}
 }
