@@ -67,8 +67,8 @@ local function prio_ok(p)
 end
 `
 
-// luaChecked: the checks of the written-out scripts.
-const luaChecked = `
+// luaRead: reads and checks of the written-out scripts.
+const luaRead = `
 -- read runs a read command; a key holding the wrong kind of value aborts the
 -- script (reads come before the first write).
 local function read(cmd, k, ...)
@@ -95,6 +95,10 @@ local function want(k, t)
   local got = redis.call('TYPE', k).ok
   if got ~= 'none' and got ~= t then bad('key ' .. k .. ' holds a ' .. got .. ', not a ' .. t) end
 end
+`
+
+// luaCounters: counters and many-valued writes of the written-out scripts.
+const luaCounters = `
 -- counters_check reads the fields of hash k that d (field -> delta) changes,
 -- in one HMGET, aborts unless each can take its delta, and returns them.
 local function counters_check(k, d)
@@ -119,6 +123,10 @@ end
 local function many(cmd, k, list)
   for i = 1, #list, 1000 do redis.call(cmd, k, unpack(list, i, math.min(i + 999, #list))) end
 end
+`
+
+// luaItems: the item counters a job reports.
+const luaItems = `
 local item_fields = {items_processed = 1, items_succeeded = 2, items_failed = 3}
 -- item_deltas adds to acc how the item counters in ARGV[from..to] (field,
 -- value, ...) differ from old ({processed, succeeded, failed} as stored); a
@@ -340,7 +348,7 @@ end
 // enqueueScript: KEYS meta[, idempotency record]; ARGV base, id, tenant, now,
 // max_pending, idem_hash, idem_ttl_ms, run_at, priority, field, value, ...
 // Returns {"ok"|"dup"|"conflict"|"full", id}.
-var enqueueScript = goredis.NewScript(luaCore + luaIdent + luaChecked + `
+var enqueueScript = goredis.NewScript(luaCore + luaIdent + luaRead + `
 local id, tenant, now = ident('id', ARGV[2]), ident('tenant_id', ARGV[3]), ARGV[4]
 local max_pending = int('max_pending', ARGV[5])
 local idem_hash, idem_ttl = ARGV[6], ARGV[7]
@@ -414,7 +422,7 @@ return {'ok', id}
 // hash or hold a count that is not an integer or would overflow. Each is
 // skipped and reported (id, reason) for the caller to log, so that one
 // damaged record cannot make every call fail and stall every worker.
-var dequeueScript = goredis.NewScript(luaCore + luaIdent + luaChecked + `
+var dequeueScript = goredis.NewScript(luaCore + luaIdent + luaRead + luaCounters + `
 local now, expiry, worker, prefix = ARGV[2], ARGV[3], ARGV[4], ARGV[6]
 int('now', now)
 int('lease expiry', expiry)
@@ -551,7 +559,7 @@ return out
 // cancelled | retry. Returns one "ok" or "lost" (the lease belongs to someone
 // else now) per job. The lease token and worker stay in a finished job's
 // hash: they say who ran it last.
-var finishScript = goredis.NewScript(luaCore + luaChecked + `
+var finishScript = goredis.NewScript(luaCore + luaRead + luaCounters + luaItems + `
 local now, expire_at = ARGV[2], ARGV[3]
 int('now', now)
 int('expire_at', expire_at)
@@ -669,7 +677,7 @@ return out
 // running job's progress while the caller still holds its lease (a worker
 // that lost it must not overwrite the new owner's), keeping the tenant's item
 // sums. Returns "ok" or "lost".
-var progressScript = goredis.NewScript(luaCore + luaChecked + `
+var progressScript = goredis.NewScript(luaCore + luaRead + luaCounters + luaItems + `
 local id, token = ARGV[2], ARGV[3]
 if not id or not token then bad('id and token are required') end
 local jkey = base .. '` + famJob + `:' .. id
