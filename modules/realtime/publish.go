@@ -20,7 +20,10 @@ import (
 //
 // Every check comes before the first write (arguments, the kind of value each
 // key holds, idempotency records, counters), so an error leaves nothing
-// half-written; past the checks it only writes. Redis refuses a script for
+// half-written; past the checks it only writes. The kind of value a key
+// holds is learnt from the reads the script makes anyway (XLEN, GET, HMGET,
+// through pcall: a read that succeeded means that kind or nothing); TYPE is
+// asked only for the ONU views, which are written without being read. Redis refuses a script for
 // OOM at its first write only, so OOM leaves nothing behind either.
 //
 // An event with an idempotency key (KEYS[idx]) whose record exists is not
@@ -32,8 +35,9 @@ import (
 // of each ONU (KEYS[2], a hash by serial, for onu-status events; KEYS[4] says
 // when each was last heard from, and ONUs silent for longer than the history
 // are dropped, a hundred at a time) and per-minute event counts by channel
-// (KEYS[3], kept 61 minutes). KEYS[5] holds the bytes the history holds
-// (channel, type and data of each event), recounted when it is missing.
+// (KEYS[3], kept 61 minutes from its first count: a minute is read for the
+// hour after it). KEYS[5] holds the bytes the history holds (channel, type
+// and data of each event), recounted when it is missing.
 //
 // A call may name a record of its own (KEYS[call_idx], a unique name per
 // call): the script writes its answers there, and a call whose record exists
