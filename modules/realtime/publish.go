@@ -20,7 +20,10 @@ import (
 //
 // Every check comes before the first write (arguments, the kind of value each
 // key holds, idempotency records, counters), so an error leaves nothing
-// half-written; past the checks it only writes. Redis refuses a script for
+// half-written; past the checks it only writes. The kind of value a key
+// holds is learnt from the reads the script makes anyway (XLEN, GET, HMGET,
+// through pcall: a read that succeeded means that kind or nothing); TYPE is
+// asked only for the ONU views, which are written without being read. Redis refuses a script for
 // OOM at its first write only, so OOM leaves nothing behind either.
 //
 // An event with an idempotency key (KEYS[idx]) whose record exists is not
@@ -32,8 +35,9 @@ import (
 // of each ONU (KEYS[2], a hash by serial, for onu-status events; KEYS[4] says
 // when each was last heard from, and ONUs silent for longer than the history
 // are dropped, a hundred at a time) and per-minute event counts by channel
-// (KEYS[3], kept 61 minutes). KEYS[5] holds the bytes the history holds
-// (channel, type and data of each event), recounted when it is missing.
+// (KEYS[3], kept 61 minutes from its first count: a minute is read for the
+// hour after it). KEYS[5] holds the bytes the history holds (channel, type
+// and data of each event), recounted when it is missing.
 //
 // A call may name a record of its own (KEYS[call_idx], a unique name per
 // call): the script writes its answers there, and a call whose record exists
@@ -55,6 +59,14 @@ local function int(v, lo)
   if x == nil or x ~= math.floor(x) or x < lo or x > 9007199254740991 then return nil end
   return x
 end
+-- read runs a read command on KEYS[i]: its answer and true, or nil and
+-- false when the key holds the wrong kind of value. A read that succeeded
+-- means the key holds that kind of value or nothing: writing it cannot fail.
+local function read(cmd, i, ...)
+  local r = redis.pcall(cmd, KEYS[i], ...)
+  if type(r) == 'table' and r.err then return nil, false end
+  return r, true
+end
 local maxLen, cutoff, ttl = int(ARGV[1], 1), int(ARGV[2], 0), int(ARGV[3], 1)
 local tenant, pubsub, now, maxBytes, n = ARGV[4], ARGV[5], int(ARGV[6], 0), int(ARGV[7], 1), int(ARGV[8], 0)
 if not maxLen then return bad('max_len must be a positive integer') end
@@ -73,19 +85,13 @@ elseif #ARGV ~= 8 + 6 * n then
   return bad('expected ' .. (8 + 6 * n) .. ' or ' .. (10 + 6 * n) .. ' arguments, got ' .. #ARGV)
 end
 if #KEYS < 5 then return bad('expected at least 5 keys') end
-local function isType(k, want)
-  local t = redis.call('TYPE', k)
-  t = t.ok or t
-  return t == 'none' or t == want
-end
-for i, want in ipairs({'stream', 'hash', 'hash', 'zset', 'string'}) do
-  if not isType(KEYS[i], want) then return bad('key ' .. i .. ' holds the wrong kind of value') end
-end
+-- Numbers go to Redis as integer strings: Lua would write 2^53 as 9.007e+15.
+local function str(x) return string.format('%d', x) end
 -- A repeat of a call that ran already (the client timed out and sent it
 -- again) answers what that call answered, and writes nothing.
 if callIdx ~= 0 then
-  if not isType(KEYS[callIdx], 'string') then return bad('the call record holds the wrong kind of value') end
-  local done = redis.call('GET', KEYS[callIdx])
+  local done, ok = read('GET', callIdx)
+  if not ok then return bad('the call record holds the wrong kind of value') end
   if done then
     local prev = {}
     for a in string.gmatch(done, '[^,]+') do prev[#prev + 1] = a end
@@ -93,25 +99,48 @@ if callIdx ~= 0 then
     return prev
   end
 end
-local counts, chans = {}, {}
+local len, lenOK = read('XLEN', 1)
+if not lenOK then return bad('key 1 holds the wrong kind of value') end
+local total, totalOK = read('GET', 5)
+if not totalOK then return bad('key 5 holds the wrong kind of value') end
+-- recs[k]: event k's idempotency record (false: none), read once; added:
+-- the events to store (an event whose key an earlier one of this call
+-- stores is answered with that one's id).
+local counts, chans, recs, serials, added, storing = {}, {}, {}, false, 0, {}
 for k = 0, n - 1 do
   local a = 9 + 6 * k
   local ch, et, d, idx = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 4])
   if ch == '' or et == '' then return bad('event ' .. (k + 1) .. ' needs a channel and a type') end
   if string.sub(d, 1, 1) ~= '{' or string.sub(d, -1) ~= '}' then return bad('event ' .. (k + 1) .. ' data must be a JSON object') end
   if idx == nil or idx ~= math.floor(idx) or (idx ~= 0 and (idx < 6 or idx > #KEYS)) then return bad('event ' .. (k + 1) .. ' idempotency key index') end
+  local rec = false
   if idx ~= 0 then
-    if not isType(KEYS[idx], 'string') then return bad('idempotency key ' .. idx .. ' holds the wrong kind of value') end
-    local rec = redis.call('GET', KEYS[idx])
+    local ok
+    rec, ok = read('GET', idx)
+    if not ok then return bad('idempotency key ' .. idx .. ' holds the wrong kind of value') end
     if rec and not string.find(rec, '^%d+%-%d+ ') then return bad('idempotency record ' .. idx .. ' is corrupt') end
   end
+  recs[k] = rec
+  if not rec and not storing[idx] then
+    added = added + 1
+    if idx ~= 0 then storing[idx] = true end
+  end
+  if ARGV[a + 3] ~= '' then serials = true end
   if not counts[ch] then counts[ch] = 0; chans[#chans + 1] = ch end
   counts[ch] = counts[ch] + 1
 end
 if #chans > 0 then
-  local cur = redis.call('HMGET', KEYS[3], unpack(chans))
+  local cur, ok = read('HMGET', 3, unpack(chans))
+  if not ok then return bad('key 3 holds the wrong kind of value') end
   for i, v in ipairs(cur) do
     if v and not int(v, 0) then return bad('count of ' .. chans[i] .. ' is not a small integer') end
+  end
+end
+-- The ONU views are written without being read: check them.
+if serials then
+  for i, want in pairs({[2] = 'hash', [4] = 'zset'}) do
+    local t = redis.call('TYPE', KEYS[i]).ok
+    if t ~= 'none' and t ~= want then return bad('key ' .. i .. ' holds the wrong kind of value') end
   end
 end
 local function size(fields)
@@ -119,7 +148,6 @@ local function size(fields)
   for j = 2, #fields, 2 do s = s + #fields[j] end
   return s
 end
-local total = redis.call('GET', KEYS[5])
 if total then
   total = int(total, 0)
   if not total then return bad('the byte count is corrupt') end
@@ -133,25 +161,42 @@ else
     from = '(' .. got[#got][1]
   end
 end
+-- Over the length by a few events (the usual case once the history is
+-- full): the events the new ones push out, and the one after them, are read
+-- now, and each XADD drops the oldest (MAXLEN =).
+local over, pushed = len + added - maxLen, false
+if over > 0 and over < len and over < 100 then
+  pushed = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over + 1)
+end
 -- Every check is done: from here on the script only writes.
-local out, stored, onus = {}, {}, false
+local out, written, onus = {}, {}, false
 for k = 0, n - 1 do
   local a = 9 + 6 * k
   local ch, et, d, serial, idx, fp = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
-  local rec = false
-  if idx ~= 0 then rec = redis.call('GET', KEYS[idx]) end
+  -- An earlier event of this call may have used the same key.
+  local rec = recs[k]
+  if idx ~= 0 and written[idx] then rec = written[idx] end
   if rec then
     local id, was = string.match(rec, '^(%d+%-%d+) (.*)$')
     if was == fp then out[k + 1] = '=' .. id else out[k + 1] = '!' .. id end
     counts[ch] = counts[ch] - 1
   else
-    local id = redis.call('XADD', KEYS[1], '*', 'c', ch, 'e', et, 'd', d)
+    local id
+    if pushed then
+      id = redis.call('XADD', KEYS[1], 'MAXLEN', str(maxLen), '*', 'c', ch, 'e', et, 'd', d)
+    else
+      id = redis.call('XADD', KEYS[1], '*', 'c', ch, 'e', et, 'd', d)
+      len = len + 1
+    end
     out[k + 1] = id
     total = total + #ch + #et + #d
-    if idx ~= 0 then redis.call('SET', KEYS[idx], id .. ' ' .. fp, 'PX', ttl) end
+    if idx ~= 0 then
+      written[idx] = id .. ' ' .. fp
+      redis.call('SET', KEYS[idx], written[idx], 'PX', str(ttl))
+    end
     if serial ~= '' then
       redis.call('HSET', KEYS[2], serial, d)
-      redis.call('ZADD', KEYS[4], now, serial)
+      redis.call('ZADD', KEYS[4], str(now), serial)
       onus = true
     end
     local env = cjson.encode({t = tenant, id = id, c = ch, e = et})
@@ -161,15 +206,26 @@ for k = 0, n - 1 do
 end
 -- Trim the oldest events while the history is over its length or byte budget,
 -- or older than the cutoff: the new events are never older than the cutoff,
--- and a single event is never over the budget, so they stay.
-local len = redis.call('XLEN', KEYS[1])
-while len > 0 do
-  local over = len > maxLen or total > maxBytes
+-- and a single event is never over the budget, so they stay. Over the
+-- length, one read takes the events to drop and the one after them, whose
+-- age says whether to go on.
+local trim = true
+if pushed then
+  for j = 1, over do total = total - size(pushed[j][2]) end
+  len = maxLen
+  -- The oldest event left was read: go on only if it is too old or the
+  -- history over its byte budget.
+  local first = pushed[over + 1]
+  trim = total > maxBytes or (first ~= nil and tonumber(string.match(first[1], '^(%d+)')) < cutoff)
+end
+while trim and len > 0 do
   local got
-  if over then
-    got = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.max(1, math.min(len - maxLen, 100)))
+  if total > maxBytes then
+    got = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
+  elseif len > maxLen then
+    got = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.min(len - maxLen, 99) + 1)
   else
-    got = redis.call('XRANGE', KEYS[1], '-', '(' .. cutoff .. '-0', 'COUNT', 100)
+    got = redis.call('XRANGE', KEYS[1], '-', '(' .. str(cutoff) .. '-0', 'COUNT', 100)
   end
   local del = {}
   for _, e in ipairs(got) do
@@ -182,31 +238,33 @@ while len > 0 do
       break
     end
   end
-  if #del == 0 then break end
-  redis.call('XDEL', KEYS[1], unpack(del))
+  if #del > 0 then redis.call('XDEL', KEYS[1], unpack(del)) end
+  if #del < #got or #got == 0 then break end
 end
 if len == 0 or total < 0 then total = 0 end
 if len > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('SET', KEYS[5], total, 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[1], str(ttl))
+  redis.call('SET', KEYS[5], str(total), 'PX', str(ttl))
 else
   redis.call('DEL', KEYS[5])
 end
 if onus then
-  local stale = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. cutoff, 'LIMIT', 0, 100)
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. str(cutoff), 'LIMIT', 0, 100)
   if #stale > 0 then
     redis.call('HDEL', KEYS[2], unpack(stale))
     redis.call('ZREM', KEYS[4], unpack(stale))
   end
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[4], ttl)
+  redis.call('PEXPIRE', KEYS[2], str(ttl))
+  redis.call('PEXPIRE', KEYS[4], str(ttl))
 end
+-- The counts of a minute are read for the hour after it: the key's TTL is
+-- set when a count starts (the key is made then), not renewed after.
 local counted = false
 for _, ch in ipairs(chans) do
-  if counts[ch] > 0 then redis.call('HINCRBY', KEYS[3], ch, counts[ch]); counted = true end
+  if counts[ch] > 0 and redis.call('HINCRBY', KEYS[3], ch, counts[ch]) == counts[ch] then counted = true end
 end
 if counted then redis.call('PEXPIRE', KEYS[3], 3660000) end
-if callIdx ~= 0 then redis.call('SET', KEYS[callIdx], table.concat(out, ','), 'PX', callTTL) end
+if callIdx ~= 0 then redis.call('SET', KEYS[callIdx], table.concat(out, ','), 'PX', str(callTTL)) end
 return out
 `)
 
