@@ -205,8 +205,11 @@ for k = 0, n - 1 do
   end
 end
 -- Trim the oldest events while the history is over its length or byte budget,
--- or older than the cutoff: the new events are never older than the cutoff,
--- and a single event is never over the budget, so they stay. Over the
+-- or older than the cutoff. The new events are never older than the cutoff,
+-- and a single event is never over the budget, so the newest event always
+-- stays; a batch larger than the budget (or the length) keeps its newest
+-- part, like any burst: its older events were delivered live but are not
+-- resumable, and a resume from them gets a reset. Over the
 -- length, one read takes the events to drop and the one after them, whose
 -- age says whether to go on.
 local trim = true
