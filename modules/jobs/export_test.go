@@ -3,10 +3,33 @@ package jobs
 import (
 	"context"
 	"errors"
+	"testing"
 	"time"
 
+	"github.com/redifx/redifx/modules/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
+
+// StartManagerForTest starts a Redis manager on url, without Fx and without
+// the embedded fallback, with keyPrefix when it is not empty; it stops when
+// the test ends. For tests of the plain-Go API (NewQueue, NewWorker).
+func StartManagerForTest(t testing.TB, url, keyPrefix string) *redis.Manager {
+	t.Helper()
+	rcfg := redis.DefaultConfig()
+	rcfg.URL, rcfg.EmbeddedFallback = url, false
+	if keyPrefix != "" {
+		rcfg.KeyPrefix = keyPrefix
+	}
+	mgr, err := redis.NewManager(rcfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
+	return mgr
+}
 
 // StoreScheduleFieldsForTest overwrites fields of schedule id's stored hash
 // and makes it due at dueAt, bypassing validation: it stands for a schedule

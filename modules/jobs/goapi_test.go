@@ -67,18 +67,8 @@ func TestBadHandlerRegistrationsFailTheApp(t *testing.T) {
 // first Enqueue; it now takes its types from SetHandlers.
 func TestNewQueueWithoutATypesFunction(t *testing.T) {
 	srv := redistest.Start(t)
-	rcfg := redis.DefaultConfig()
-	rcfg.URL = srv.URL()
-	rcfg.EmbeddedFallback = false
-	mgr, err := redis.NewManager(rcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := jobs.StartManagerForTest(t, srv.URL(), "")
 	ctx := context.Background()
-	if err := mgr.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mgr.Stop(ctx) }()
 	q := jobs.NewQueue(jobs.DefaultConfig(), mgr, nil, nil, nil)
 	r := jobs.CreateRequest{JobType: "noop", Title: "t"}
 	if _, _, err := q.Enqueue(ctx, "acme", "me", r, ""); !errors.Is(err, jobs.ErrUnknownJobType) {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
 )
 
@@ -187,19 +186,8 @@ func TestFinishBatchWithAPoisonJobRecordsTheOthers(t *testing.T) {
 	rdb := srv.Client(t)
 	f := newFixture(t, srv, rdb)
 	wrongType(func(f *scriptFixture) string { return f.k.job("jx") }, "string")(f)
-	rcfg := redis.DefaultConfig()
-	rcfg.URL = srv.URL()
-	rcfg.EmbeddedFallback = false
-	rcfg.KeyPrefix = "test:"
-	mgr, err := redis.NewManager(rcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := StartManagerForTest(t, srv.URL(), "test:")
 	ctx := context.Background()
-	if err := mgr.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mgr.Stop(ctx) }()
 	q := NewQueue(DefaultConfig(), mgr, func() []string { return []string{"noop"} }, nil, nil)
 	w := NewWorker(q, nil)
 	// Both outcomes wait before the finisher starts: it takes them as one batch.

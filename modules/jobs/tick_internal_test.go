@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redifx/redifx/modules/redis"
 	"github.com/redifx/redifx/modules/redis/redistest"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -16,18 +15,8 @@ import (
 // fires every due schedule (in batches).
 func TestOneTickFiresEveryDueSchedule(t *testing.T) {
 	srv := redistest.Start(t)
-	rcfg := redis.DefaultConfig()
-	rcfg.URL = srv.URL()
-	rcfg.EmbeddedFallback = false
-	mgr, err := redis.NewManager(rcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := StartManagerForTest(t, srv.URL(), "")
 	ctx := context.Background()
-	if err := mgr.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = mgr.Stop(ctx) }()
 	q := NewQueue(DefaultConfig(), mgr, func() []string { return []string{"noop"} }, nil, nil)
 	const n = 250
 	name, typ, every := "s", "noop", int64(3600)

@@ -509,17 +509,8 @@ func ExampleWithValidator() {
 // are not one JSON object.
 func TestPlainQueueChecksParametersAfterSetHandlers(t *testing.T) {
 	srv := redistest.Start(t)
-	rcfg := redis.DefaultConfig()
-	rcfg.URL, rcfg.EmbeddedFallback = srv.URL(), false
-	mgr, err := redis.NewManager(rcfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := jobs.StartManagerForTest(t, srv.URL(), "")
 	ctx := context.Background()
-	if err := mgr.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mgr.Stop(context.Background()) })
 	q := jobs.NewQueue(jobs.DefaultConfig(), mgr, func() []string { return []string{"sleep"} }, nil, nil)
 	bad := jobs.CreateRequest{JobType: "sleep", Title: "t", Parameters: json.RawMessage(`{"duration":-1}`)}
 	if _, _, err := q.Enqueue(ctx, "acme", "me", bad, ""); err != nil {

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,15 +29,10 @@ var bin string
 const testSecret = "e2e-test-secret-0123456789abcdef-0123"
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "redifx-e2e")
+	var cleanup func()
+	var err error
+	bin, cleanup, err = testutil.BuildRedifx()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "redifx")
-	build := exec.Command("go", "build", "-o", bin, "github.com/redifx/redifx")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building redifx:", err)
 		os.Exit(1)
 	}
@@ -51,35 +43,18 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-// syncBuf is a concurrency-safe output buffer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuf
+	stdout, stderr *testutil.Buffer
 	done           chan struct{}
 	base           string
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // start runs the binary with only PATH and env in its environment, on a free
 // port.
@@ -93,7 +68,7 @@ func startOn(t *testing.T, port int, args []string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HTTP__ADDR=127.0.0.1:" + strconv.Itoa(port), "AUTH__JWT_SECRET=" + testSecret}, env...)
-	p := &proc{cmd: cmd, stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{}), base: "http://127.0.0.1:" + strconv.Itoa(port)}
+	p := &proc{cmd: cmd, stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}, done: make(chan struct{}), base: "http://127.0.0.1:" + strconv.Itoa(port)}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -245,14 +220,7 @@ func TestHealthcheckCommand(t *testing.T) {
 
 func runCmd(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	_ = cmd.Run()
-	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+	return testutil.Run(t, bin, env, args...)
 }
 
 func TestConfigCommand(t *testing.T) {
@@ -363,7 +331,7 @@ func TestRealtimeWithCurl(t *testing.T) {
 		return strings.TrimSpace(out)
 	}
 	curl := exec.Command("curl", "-N", "-s", "-H", "Authorization: Bearer "+mint("realtime.read"), p.base+"/api/v1/realtime/alerts")
-	out := &syncBuf{}
+	out := &testutil.Buffer{}
 	curl.Stdout = out
 	if err := curl.Start(); err != nil {
 		t.Fatal(err)

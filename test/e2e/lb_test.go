@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/redis/redistest"
 )
 
@@ -114,7 +115,7 @@ func startNginxWith(t *testing.T, nginx string, lbPort int, upstreams string) st
 	write("listen.conf", fmt.Sprintf("listen 127.0.0.1:%d;\n", lbPort))
 	cmd := exec.Command(nginx, "-p", dir+"/", "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr", "-g", "daemon off;")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its workers go with it
-	out := &syncBuf{}
+	out := &testutil.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
