@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -19,30 +18,12 @@ import (
 	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/auth"
 	"github.com/redifx/redifx/modules/redis/redistest"
-	"go.uber.org/goleak"
 )
 
 // bin is the redifx binary the tests run as a real process.
 var bin string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	bin, cleanup, err = testutil.BuildRedifx()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building redifx:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithBinary(m, &bin)) }
 
 // redifx runs the binary with only PATH and env in its environment.
 func redifx(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // BuildRedifx builds the redifx binary (the module's main package) into a new
@@ -66,4 +69,25 @@ func Run(t testing.TB, bin string, env []string, args ...string) (code int, stdo
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	_ = cmd.Run()
 	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+// RunWithBinary is a TestMain for tests of the binary: it builds redifx into
+// *bin, runs the tests, checks for leaked goroutines when they pass, removes
+// the binary and returns the exit code for os.Exit.
+func RunWithBinary(m *testing.M, bin *string) int {
+	b, cleanup, err := BuildRedifx()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "building redifx:", err)
+		return 1
+	}
+	defer cleanup()
+	*bin = b
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
 }

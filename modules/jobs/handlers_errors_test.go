@@ -21,24 +21,7 @@ import (
 )
 
 // dumpAll is every key of the test server with its type and content.
-func dumpAll(t *testing.T, rdb *goredis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		d, err := rdb.Dump(ctx, k).Result()
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			t.Fatal(err)
-		}
-		out[k] = rdb.Type(ctx, k).Val() + "|" + d
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+func dumpAll(t *testing.T, rdb *goredis.Client) map[string]string { return redistest.Snapshot(t, rdb) }
 
 func sameKeys(t *testing.T, what string, before, after map[string]string) {
 	t.Helper()

@@ -79,41 +79,10 @@ func newFixture(t *testing.T, srv *redistest.Server, rdb *goredis.Client) *scrip
 	return f
 }
 
-// snapshot is every key with its type, content (DUMP) and whether it expires.
-func snapshot(t *testing.T, rdb *goredis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		dump, err := rdb.Dump(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ttl, _ := rdb.PTTL(ctx, k).Result()
-		out[k] = fmt.Sprintf("%s|%q|%v", rdb.Type(ctx, k).Val(), dump, ttl > 0)
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// snapshot and diff compare the whole database (redistest.Snapshot).
+func snapshot(t *testing.T, rdb *goredis.Client) map[string]string { return redistest.Snapshot(t, rdb) }
 
-func diff(a, b map[string]string) []string {
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(a)) {
-		if b[k] != a[k] {
-			out = append(out, k)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, k+" (new)")
-		}
-	}
-	return out
-}
+func diff(a, b map[string]string) []string { return redistest.Changed(a, b) }
 
 type scriptCase struct {
 	name    string

@@ -12,25 +12,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// snapshot returns every key with its serialized value (DUMP), to compare the
-// whole database before and after a failed script call.
-func snapshot(t *testing.T, rdb *goredis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, k := range keys {
-		v, err := rdb.Dump(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[k] = v
-	}
-	return out
-}
+// snapshot is the whole database, to compare before and after a failed
+// script call.
+func snapshot(t *testing.T, rdb *goredis.Client) map[string]string { return redistest.Snapshot(t, rdb) }
 
 // scriptCall is the publish script's keys and arguments for one event of
 // tenant "acme", which a case then spoils.

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/redifx/redifx/internal/testutil"
 	"github.com/redifx/redifx/modules/redis/redistest"
-	"go.uber.org/goleak"
 )
 
 var bin string
@@ -28,24 +26,7 @@ var bin string
 // so production accepts it too).
 const testSecret = "e2e-test-secret-0123456789abcdef-0123"
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	bin, cleanup, err = testutil.BuildRedifx()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "building redifx:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithBinary(m, &bin)) }
 
 type proc struct {
 	cmd            *exec.Cmd

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -503,4 +504,23 @@ func TestMissingBinary(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestSnapshotAndChanged(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	rdb.Set(ctx, "a", "1", 0)
+	rdb.HSet(ctx, "h", "f", "v")
+	before := redistest.Snapshot(t, rdb)
+	if got := redistest.Changed(before, redistest.Snapshot(t, rdb)); len(got) != 0 {
+		t.Fatalf("nothing written, changed %v", got)
+	}
+	rdb.Set(ctx, "a", "2", 0)
+	rdb.Del(ctx, "h")
+	rdb.Set(ctx, "n", "x", time.Minute)
+	got := redistest.Changed(before, redistest.Snapshot(t, rdb))
+	if want := []string{"a", "h (gone)", "n (new)"}; !slices.Equal(got, want) {
+		t.Errorf("changed %v, want %v", got, want)
+	}
 }
